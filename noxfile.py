@@ -100,9 +100,7 @@ def _discover() -> dict[str, Package]:
         )
     for pkg in packages.values():
         pkg.internal = [
-            _requirement_name(r)
-            for r in pkg.dependencies
-            if _requirement_name(r) in packages
+            _requirement_name(r) for r in pkg.dependencies if _requirement_name(r) in packages
         ]
     return packages
 
@@ -292,7 +290,9 @@ def bench(session: nox.Session) -> None:
     """Benchmarks: every benchmarks/bench_*.py (posargs select by substring)."""
     _install_packages(session, list(PACKAGES), all_extras=True)
     scripts = sorted((ROOT / "benchmarks").glob("bench_*.py"))
-    chosen = [s for s in scripts if not session.posargs or any(a in s.name for a in session.posargs)]
+    chosen = [
+        s for s in scripts if not session.posargs or any(a in s.name for a in session.posargs)
+    ]
     if not chosen:
         session.error("no benchmark matches " + " ".join(session.posargs))
     for script in chosen:
@@ -335,4 +335,6 @@ def protos(session: nox.Session) -> None:
             if (out / name).read_bytes() != (pkg.src / name).read_bytes()
         ]
         if stale:
-            session.error(f"committed {', '.join(stale)} differ from caffe2.proto; run nox -s protos")
+            session.error(
+                f"committed {', '.join(stale)} differ from caffe2.proto; run nox -s protos"
+            )

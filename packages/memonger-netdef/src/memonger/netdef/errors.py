@@ -9,9 +9,9 @@ from __future__ import annotations
 
 __all__ = [
     "NameCollisionError",
+    "NestedNetError",
     "NetDefError",
     "NetFormatError",
-    "NestedNetError",
     "ShapeInferenceError",
     "UnsupportedNetError",
     "VerificationError",
