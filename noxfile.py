@@ -121,12 +121,36 @@ def _closure(names: list[str]) -> list[str]:
     return sorted(seen)
 
 
-def _install_packages(session: nox.Session, names: list[str], *, all_extras: bool) -> None:
+def _lowest_constraints(session: nox.Session, names: list[str]) -> list[str]:
+    """``-c FILE`` pinning every third-party requirement to its declared minimum.
+
+    Used on the oldest supported Python, so that the lower bounds the
+    packages declare are tested, while the newer Pythons get the newest
+    releases.
+    """
+    pins: dict[str, str] = {}
+    for name in _closure(names):
+        pkg = PACKAGES[name]
+        for req in pkg.dependencies + [r for rs in pkg.extras.values() for r in rs]:
+            dist = _requirement_name(req)
+            match = re.search(r">=\s*([\w.]+)", req)
+            if dist not in PACKAGES and match:
+                pins[dist] = f"{dist}=={match.group(1)}"
+    path = Path(session.create_tmp()) / "lowest-constraints.txt"
+    path.write_text("\n".join(sorted(pins.values())) + "\n")
+    session.log(f"testing declared minimum versions: {', '.join(sorted(pins.values()))}")
+    return ["-c", str(path)]
+
+
+def _install_packages(
+    session: nox.Session, names: list[str], *, all_extras: bool, lowest: bool = False
+) -> None:
     """Install packages (non-editable) with the local packages they need.
 
     The named packages get all their extras when ``all_extras`` is true;
     packages pulled in as dependencies get their ``testing`` extra, so their
-    Hypothesis strategies are available to the tests.
+    Hypothesis strategies are available to the tests.  With ``lowest``,
+    third-party requirements are held at their declared minimum versions.
     """
     specs = []
     for name in _closure(names):
@@ -136,7 +160,8 @@ def _install_packages(session: nox.Session, names: list[str], *, all_extras: boo
             extras.append("testing")
         suffix = f"[{','.join(sorted(extras))}]" if extras else ""
         specs.append(f"{pkg.path}{suffix}")
-    session.install(*specs)
+    constraints = _lowest_constraints(session, names) if lowest else []
+    session.install(*specs, *constraints)
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
@@ -150,9 +175,15 @@ def _corpus_available() -> bool:
 @nox.session(python=PYTHONS)
 @nox.parametrize("package", list(PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
-    """One package's own tests and doctests, with only that package installed."""
+    """One package's own tests and doctests, with only that package installed.
+
+    On the oldest supported Python, third-party dependencies are held at the
+    minimum versions the packages declare; elsewhere they are the newest.
+    """
     pkg = PACKAGES[package]
-    _install_packages(session, [package], all_extras=True)
+    # The oldest Python also tests the oldest declared dependency versions.
+    lowest = session.python == PYTHONS[0]
+    _install_packages(session, [package], all_extras=True, lowest=lowest)
     session.install("pytest")
     installed = session.run(
         "python",
