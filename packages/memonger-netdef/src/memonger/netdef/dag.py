@@ -1,0 +1,724 @@
+"""Blob recycling that stays safe when a net runs as a DAG.
+
+Caffe2's "dag" executor runs every op as soon as the ops it depends on have
+finished, so a sharing decision must hold for *every* valid execution order,
+not only the program order (design 3.4).  The recycler here lets blob ``B``
+take the buffer of blob ``A`` only when every op touching ``A`` is an
+ancestor of the op that first writes ``B`` in the original dependency graph
+(read-after-write, write-after-read, write-after-write and control inputs, an
+op that owns a nested net counting as reading and writing every outer blob
+the nested net references).  Renaming then adds no ordering between ops that
+could run in parallel, and the rewritten net computes the same values under
+every order the executor may choose.
+
+Ancestor sets are bitsets (Python integers) built in one pass over the
+program order, so the whole analysis is near linear in the number of ops.
+
+Three entry points, with Caffe2's names and signatures:
+
+- :func:`share_grad_blobs` -- recycle gradient blobs (and optionally forward
+  activations) of a training net;
+- :func:`optimize_inference_for_dag` -- recycle every intermediate blob of an
+  inference net;
+- :func:`compute_blob_recycling_for_dag` -- the general recycler they share.
+
+:func:`sharing_summary` reports how many blobs and bytes a rewrite saved.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeAlias
+
+from google.protobuf import text_format
+
+from memonger.alloc import MissingSizeError
+from memonger.netdef import caffe2_pb2
+from memonger.netdef.errors import UnsupportedNetError
+from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, net_blob_names, parse_text_net
+
+__all__ = [
+    "SharingStats",
+    "compute_blob_recycling_for_dag",
+    "optimize_inference_for_dag",
+    "share_grad_blobs",
+    "sharing_summary",
+]
+
+#: A blob's size: a shape (its number of elements is the product of the
+#: dimensions) or a number of bytes.
+BlobSize: TypeAlias = int | Sequence[int]
+
+
+class _HasProto(Protocol):
+    def Proto(self) -> caffe2_pb2.NetDef: ...
+
+
+NetLike: TypeAlias = caffe2_pb2.NetDef | _HasProto
+
+_AUTOSPLIT = re.compile(r"_grad_autosplit_\d+$")
+_CPU = (0, 0)
+
+
+# ---------------------------------------------------------------------------
+# Small helpers shared with :mod:`memonger.netdef.fast`
+# ---------------------------------------------------------------------------
+
+
+def _proto(net: NetLike) -> caffe2_pb2.NetDef:
+    """Return the NetDef behind ``net`` (a NetDef or an object with ``.Proto()``)."""
+    if isinstance(net, caffe2_pb2.NetDef):
+        return net
+    proto = getattr(net, "Proto", None)
+    if callable(proto):
+        result = proto()
+        if isinstance(result, caffe2_pb2.NetDef):
+            return result
+    raise TypeError(
+        f"expected a caffe2 NetDef or an object with .Proto(), got {type(net).__name__}"
+    )
+
+
+def _names(value: Iterable[str] | None, what: str) -> set[str]:
+    """A set of blob names from a collection, refusing a lone string."""
+    if value is None:
+        return set()
+    if isinstance(value, (str, bytes)):
+        raise TypeError(
+            f"{what} must be a collection of blob names, not a string ({value!r}); "
+            f"wrap a single name in a list"
+        )
+    return {str(v) for v in value}
+
+
+def _sizes(blob_shapes: Mapping[str, BlobSize] | None) -> dict[str, int] | None:
+    """Normalize a mapping of shapes or sizes to sizes (a shape counts its elements)."""
+    if blob_shapes is None:
+        return None
+    sizes: dict[str, int] = {}
+    for name, value in blob_shapes.items():
+        if hasattr(value, "__iter__"):
+            size = math.prod(operator.index(d) for d in value)
+        else:
+            size = operator.index(value)
+        if size < 0:
+            raise ValueError(f"blob {name!r} has a negative size {size}")
+        sizes[name] = size
+    return sizes
+
+
+def _has_nested(op: caffe2_pb2.OperatorDef) -> bool:
+    return any(
+        arg.HasField("n")
+        or len(arg.nets) > 0
+        or (arg.name in NESTED_NET_ARGS and arg.HasField("s"))
+        for arg in op.arg
+    )
+
+
+def _device_key(option: caffe2_pb2.DeviceOption) -> tuple[int, int]:
+    return (option.device_type, option.device_id)
+
+
+@dataclass
+class _Analysis:
+    """Per-op accesses, ancestors and per-blob facts of one net."""
+
+    reads: list[list[str]]
+    writes: list[list[str]]
+    ancestors: list[int]
+    touches: dict[str, int]
+    first_write: dict[str, int]
+    last_touch: dict[str, int]
+    read_before_write: set[str]
+    final: set[str]
+    control: set[str]
+    device: dict[str, tuple[int, int]]
+
+
+def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysis:
+    """Accesses, ancestor bitsets and blob facts of ``net`` in program order.
+
+    An op owning a nested net reads and writes every outer blob the nested
+    net references.  ``ancestors[i]`` has bit ``j`` set when op ``j`` must run
+    before op ``i`` in every valid order.
+    """
+    ops = net.op
+    n = len(ops)
+    outer: set[str] | None = None
+    reads: list[list[str]] = []
+    writes: list[list[str]] = []
+    for op in ops:
+        op_reads = list(dict.fromkeys(op.input))
+        op_writes = list(dict.fromkeys(op.output))
+        if _has_nested(op):
+            if outer is None:
+                outer = set(net.external_input) | set(net.external_output)
+                for o in ops:
+                    outer.update(o.input)
+                    outer.update(o.output)
+            refs: set[str] = set()
+            for nested in nested_nets(op):
+                refs |= net_blob_names(nested.net) & outer
+            extra = sorted(refs)
+            op_reads += [b for b in extra if b not in op_reads]
+            op_writes += [b for b in extra if b not in op_writes]
+        reads.append(op_reads)
+        writes.append(op_writes)
+
+    net_device = _device_key(net.device_option) if net.HasField("device_option") else _CPU
+    ancestors = [0] * n
+    touches: dict[str, int] = {}
+    first_write: dict[str, int] = {}
+    last_touch: dict[str, int] = {}
+    last_read: dict[str, int] = {}
+    last_write: dict[str, int] = {}
+    read_before_write: set[str] = set()
+    control: set[str] = set()
+    device: dict[str, tuple[int, int]] = {}
+    first_reader_device: dict[str, tuple[int, int]] = {}
+    last_writer: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}
+    for i, op in enumerate(ops):
+        op_device = _device_key(op.device_option) if op.HasField("device_option") else net_device
+        bit = 1 << i
+        anc = 0
+        for b in reads[i]:
+            w = last_writer.get(b)
+            if w is None:
+                if b not in first_write:
+                    read_before_write.add(b)
+            elif need_ancestors:
+                anc |= ancestors[w] | (1 << w)
+            touches[b] = touches.get(b, 0) | bit
+            last_touch[b] = i
+            last_read[b] = i
+            first_reader_device.setdefault(b, op_device)
+        for b in op.control_input:
+            control.add(b)
+            w = last_writer.get(b)
+            if w is not None and need_ancestors:
+                anc |= ancestors[w] | (1 << w)
+        out_device = (0, 0) if op.type == "CopyGPUToCPU" else op_device
+        for b in writes[i]:
+            if need_ancestors:
+                w = last_writer.get(b)
+                if w is not None:
+                    anc |= ancestors[w] | (1 << w)
+                for r in readers.get(b, ()):
+                    if r != i:
+                        anc |= ancestors[r] | (1 << r)
+            touches[b] = touches.get(b, 0) | bit
+            last_touch[b] = i
+            last_write[b] = i
+            if b not in first_write:
+                first_write[b] = i
+                device[b] = out_device
+        ancestors[i] = anc
+        for b in reads[i]:
+            readers.setdefault(b, []).append(i)
+        for b in writes[i]:
+            readers[b] = []
+            last_writer[b] = i
+    for b, dev in first_reader_device.items():
+        device.setdefault(b, dev)
+    final = {b for b, w in last_write.items() if last_read.get(b, -1) <= w}
+    return _Analysis(
+        reads,
+        writes,
+        ancestors,
+        touches,
+        first_write,
+        last_touch,
+        read_before_write,
+        final,
+        control,
+        device,
+    )
+
+
+def _buffer_names(count: int, namescope: str, taken: Collection[str]) -> list[str]:
+    """``count`` fresh names ``<namescope>__m<k>_shared`` that are not in ``taken``."""
+    names: list[str] = []
+    k = 0
+    while len(names) < count:
+        name = f"{namescope}__m{k}_shared"
+        if name not in taken:
+            names.append(name)
+        k += 1
+    return names
+
+
+def _rename_net(net: caffe2_pb2.NetDef, mapping: Mapping[str, str], *, top: bool) -> None:
+    """Rename blobs of ``net`` in place, recursing into nested nets (design 3.5)."""
+    for op in net.op:
+        renamed_here: list[str] = []
+        for field in (op.input, op.output, op.control_input):
+            for j, b in enumerate(field):
+                new = mapping.get(b)
+                if new is not None:
+                    field[j] = new
+                    renamed_here.append(b)
+        for arg in op.arg:
+            if arg.HasField("n"):
+                renamed_here += _rename_nested(arg.n, mapping)
+            elif arg.name in NESTED_NET_ARGS and arg.HasField("s"):
+                inner = parse_text_net(arg.s, f"op {op.name or op.type!r} argument {arg.name!r}")
+                found = _rename_nested(inner, mapping)
+                if found:
+                    arg.s = text_format.MessageToString(inner).encode("utf-8")
+                renamed_here += found
+            for sub in arg.nets:
+                renamed_here += _rename_nested(sub, mapping)
+        if op.type.startswith("RecurrentNetwork"):
+            existing = {a.name for a in op.arg}
+            for b in dict.fromkeys(renamed_here):
+                key = f"{b}.rename"
+                if key not in existing:
+                    op.arg.add(name=key, s=mapping[b].encode("utf-8"))
+                    existing.add(key)
+    if not top:
+        for field in (net.external_input, net.external_output):
+            for j, b in enumerate(field):
+                new = mapping.get(b)
+                if new is not None:
+                    field[j] = new
+
+
+def _rename_nested(net: caffe2_pb2.NetDef, mapping: Mapping[str, str]) -> list[str]:
+    found = sorted(net_blob_names(net) & mapping.keys())
+    if found:
+        _rename_net(net, {b: mapping[b] for b in found}, top=False)
+    return found
+
+
+def _apply_renames(net: caffe2_pb2.NetDef, mapping: Mapping[str, str]) -> caffe2_pb2.NetDef:
+    """A copy of ``net`` with blobs renamed by ``mapping`` (nested nets included)."""
+    result = caffe2_pb2.NetDef()
+    result.CopyFrom(net)
+    if mapping:
+        _rename_net(result, mapping, top=True)
+    return result
+
+
+def _best_fit(
+    candidates: Sequence[_Buffer], need: int | None
+) -> _Buffer:  # candidates is never empty
+    if need is None:
+        return min(candidates, key=lambda c: (-c.count, c.index))
+    fitting = [c for c in candidates if c.size >= need]
+    if fitting:
+        return min(fitting, key=lambda c: (c.size, -c.count, c.index))
+    return min(candidates, key=lambda c: (-c.size, c.index))
+
+
+@dataclass
+class _Buffer:
+    index: int
+    device: tuple[int, int]
+    size: int
+    count: int
+    mask: int
+    last: int
+    members: list[str]
+
+
+# ---------------------------------------------------------------------------
+# The DAG recycler
+# ---------------------------------------------------------------------------
+
+
+def _recycle_dag(
+    net: caffe2_pb2.NetDef,
+    shareable: Callable[[str], bool],
+    *,
+    namescope: str,
+    keep: set[str],
+    sizes: Mapping[str, int] | None,
+) -> caffe2_pb2.NetDef:
+    info = _analyze(net)
+    blocked = keep | info.read_before_write | info.final | info.control
+    blocked |= set(net.external_input) | set(net.external_output)
+    pool: list[_Buffer] = []
+    release: dict[int, list[_Buffer]] = {}
+    buffers: list[_Buffer] = []
+    for i in range(len(net.op)):
+        freed = release.pop(i - 1, None)
+        if freed:
+            pool.extend(freed)
+        outputs = [b for b in info.writes[i] if info.first_write.get(b) == i]
+        if not outputs:
+            continue
+        not_anc = ~info.ancestors[i]
+        for b in outputs:
+            if b in blocked or not shareable(b):
+                continue
+            need = None if sizes is None else sizes.get(b, 1)
+            dev = info.device[b]
+            candidates = [c for c in pool if c.device == dev and not (c.mask & not_anc)]
+            if candidates:
+                buf = _best_fit(candidates, need)
+                pool.remove(buf)
+                buf.count += 1
+                buf.members.append(b)
+                if need is not None and need > buf.size:
+                    buf.size = need
+            else:
+                buf = _Buffer(len(buffers), dev, need or 0, 1, 0, 0, [b])
+                buffers.append(buf)
+            buf.mask = info.touches[b]
+            buf.last = info.last_touch[b]
+            release.setdefault(buf.last, []).append(buf)
+    shared = [buf for buf in buffers if buf.count > 1]
+    if not shared:
+        return _apply_renames(net, {})
+    taken = net_blob_names(net)
+    names = _buffer_names(len(shared), namescope, taken)
+    mapping = {b: name for buf, name in zip(shared, names, strict=True) for b in buf.members}
+    return _apply_renames(net, mapping)
+
+
+def compute_blob_recycling_for_dag(
+    net: NetLike,
+    shareable_blob_names: Iterable[str] | Callable[[str], bool],
+    *,
+    namescope: str = "",
+    dont_share_blob_names: Iterable[str] | None = None,
+    keep_blob_names: Iterable[str] | None = None,
+    blob_shapes: Mapping[str, BlobSize] | None = None,
+) -> caffe2_pb2.NetDef:
+    """Share buffers among blobs in a way that is safe for every execution order.
+
+    Every op of ``net`` takes part in the dependency analysis; only blobs
+    selected by ``shareable_blob_names`` are renamed.  Blob ``B`` reuses the
+    buffer of ``A`` only when every op touching ``A`` is an ancestor of the op
+    that first writes ``B``, both live on one device, and neither is kept.
+    Never renamed: external inputs and outputs, ``dont_share_blob_names``,
+    ``keep_blob_names``, blobs read before any op writes them, blobs named in
+    control inputs, and final results (blobs no op reads after their last
+    write, which a caller may fetch).
+
+    Parameters
+    ----------
+    net : NetDef or object with ``.Proto()``
+        The net; it is not modified.
+    shareable_blob_names : iterable of str or callable
+        The blobs that may be renamed, or a predicate on blob names.
+    namescope : str, optional
+        Prefix of the generated buffer names ``<namescope>__m<k>_shared``.
+    dont_share_blob_names : iterable of str, optional
+        Blobs that are never renamed and never lend their buffer.
+    keep_blob_names : iterable of str, optional
+        More blobs to keep (heads, losses...), with the same effect.
+    blob_shapes : mapping of str to shape or int, optional
+        A shape (its element count is the size) or a size per blob.  With
+        sizes, a blob takes the smallest free buffer at least as large as it,
+        else the largest one; without, the most reused free buffer.
+
+    Returns
+    -------
+    caffe2_pb2.NetDef
+        A new net whose ops are those of ``net``, in the same order, with
+        shared blobs renamed to buffer names numbered in order of first use.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_input=["x"], external_output=["z"])
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = net.op.add(type="Relu", input=["a"], output=["b"])
+    >>> _ = net.op.add(type="Relu", input=["b"], output=["c"])
+    >>> _ = net.op.add(type="Relu", input=["c"], output=["z"])
+    >>> out = compute_blob_recycling_for_dag(net, {"a", "b", "c"})
+    >>> [list(op.output) for op in out.op]
+    [['__m0_shared'], ['b'], ['__m0_shared'], ['z']]
+    """
+    proto = _proto(net)
+    if callable(shareable_blob_names):
+        predicate: Callable[[str], bool] = shareable_blob_names
+    else:
+        chosen = _names(shareable_blob_names, "shareable_blob_names")
+        predicate = chosen.__contains__
+    keep = _names(dont_share_blob_names, "dont_share_blob_names")
+    keep |= _names(keep_blob_names, "keep_blob_names")
+    return _recycle_dag(proto, predicate, namescope=namescope, keep=keep, sizes=_sizes(blob_shapes))
+
+
+def _is_gradient_op(op: caffe2_pb2.OperatorDef) -> bool:
+    return op.is_gradient_op or op.type.endswith("Gradient")
+
+
+def share_grad_blobs(
+    net: NetLike,
+    losses: Iterable[str],
+    param_grads: Iterable[str],
+    namescope: str,
+    dont_share_blobs: Iterable[str] | None = None,
+    share_activations: bool = False,
+    blob_shapes: Mapping[str, BlobSize] | None = None,
+) -> caffe2_pb2.NetDef:
+    """Share the buffers of gradient blobs in a training net (Torch's ``shareGradInput``).
+
+    Shareable are the gradient blobs in the name scope -- names ending in
+    ``_grad`` that start with ``namescope`` or ``"_" + namescope`` and are not
+    parameter gradients -- and their auto-split partial gradients
+    (``_<scope>x_grad_autosplit_<k>``); with ``share_activations``, also every
+    other blob in the scope that an op produces (forward activations).  The
+    sharing is safe for every execution order of the DAG executor (see
+    :func:`compute_blob_recycling_for_dag`).
+
+    Parameters
+    ----------
+    net : NetDef or object with ``.Proto()``
+        A training net (forward and gradient ops); it is not modified.
+    losses : iterable of str
+        The heads of the gradient computation; never renamed.
+    param_grads : iterable of str
+        Parameter gradients; never renamed.
+    namescope : str
+        Name scope of the blobs to share.  A trailing ``/`` is added when
+        missing; ``""`` puts every blob in scope.
+    dont_share_blobs : iterable of str, optional
+        Blobs that are never renamed and never lend their buffer.
+    share_activations : bool, optional
+        Also share forward activations in the scope.
+    blob_shapes : mapping of str to shape or int, optional
+        Shapes (or sizes) used to pick the best-fitting free buffer.
+
+    Returns
+    -------
+    caffe2_pb2.NetDef
+        A new net with shared blobs renamed ``<namescope>__m<k>_shared``.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_input=["x"], external_output=["x_grad"])
+    >>> for t, i, o in [("Relu", ["x"], "s/a"), ("Loss", ["s/a"], "loss"),
+    ...                 ("Fill", ["loss"], "loss_grad"),
+    ...                 ("ReluGradient", ["s/a", "loss_grad"], "s/a_grad"),
+    ...                 ("Scale", ["s/a_grad"], "s/b_grad"),
+    ...                 ("Scale", ["s/b_grad"], "s/c_grad"),
+    ...                 ("Scale", ["s/c_grad"], "x_grad")]:
+    ...     _ = net.op.add(type=t, input=i, output=[o])
+    >>> out = share_grad_blobs(net, ["loss"], [], "s")
+    >>> [op.output[0] for op in out.op][3:]
+    ['s/__m0_shared', 's/b_grad', 's/__m0_shared', 'x_grad']
+    """
+    proto = _proto(net)
+    loss_names = _names(losses, "losses")
+    grads = _names(param_grads, "param_grads")
+    dont = _names(dont_share_blobs, "dont_share_blobs")
+    if namescope and not namescope.endswith("/"):
+        namescope += "/"
+    scope = namescope
+    underscored = "_" + scope
+
+    def in_scope(b: str) -> bool:
+        return not scope or b.startswith((scope, underscored))
+
+    def is_grad_blob(b: str) -> bool:
+        if not in_scope(b) or b in grads:
+            return False
+        if b.endswith("_grad"):
+            return True
+        return b.startswith(underscored) and _AUTOSPLIT.search(b) is not None
+
+    if share_activations:
+
+        def shareable(b: str) -> bool:
+            return is_grad_blob(b) or (in_scope(b) and b not in grads)
+
+    else:
+        shareable = is_grad_blob
+
+    return _recycle_dag(
+        proto,
+        shareable,
+        namescope=namescope,
+        keep=dont | loss_names | grads,
+        sizes=_sizes(blob_shapes),
+    )
+
+
+def optimize_inference_for_dag(
+    net: NetLike,
+    input_blobs: Iterable[str],
+    namescope: str = "",
+) -> caffe2_pb2.NetDef:
+    """Share the buffers of every intermediate blob of an inference net run as a DAG.
+
+    Every blob that is neither an external input nor an external output (nor
+    one of ``input_blobs``) may be shared, safely for every execution order
+    (see :func:`compute_blob_recycling_for_dag`).
+
+    Parameters
+    ----------
+    net : NetDef or object with ``.Proto()``
+        An inference net (no gradient ops); it is not modified.
+    input_blobs : iterable of str
+        The data inputs fed by the caller; never renamed.
+    namescope : str, optional
+        Prefix of the generated buffer names.
+
+    Returns
+    -------
+    caffe2_pb2.NetDef
+        A new net with shared blobs renamed ``<namescope>__m<k>_shared``.
+
+    Raises
+    ------
+    UnsupportedNetError
+        An op is a gradient op, or reads a blob that no earlier op produced and
+        that is not an external input.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_input=["data", "w"], external_output=["out"])
+    >>> for i, o in [("data", "a"), ("a", "b"), ("b", "c"), ("b", "d")]:
+    ...     _ = net.op.add(type="FC", input=[i, "w"], output=[o])
+    >>> _ = net.op.add(type="Sum", input=["c", "d"], output=["out"])
+    >>> out = optimize_inference_for_dag(net, ["data"])
+    >>> [list(op.output) for op in out.op]
+    [['__m0_shared'], ['b'], ['__m0_shared'], ['d'], ['out']]
+
+    ``c`` takes the buffer of ``a``; ``d`` cannot, as ``c`` and ``d`` may be
+    computed at the same time.
+    """
+    proto = _proto(net)
+    inputs = _names(input_blobs, "input_blobs")
+    external = set(proto.external_input) | set(proto.external_output) | inputs
+    seen: set[str] = set()
+    for i, op in enumerate(proto.op):
+        if _is_gradient_op(op):
+            raise UnsupportedNetError(
+                f"op {i} ({op.name or op.type!r}, type {op.type!r}) is a gradient op; "
+                f"optimize_inference_for_dag takes inference-only nets"
+            )
+        for b in op.input:
+            if b not in seen and b not in external:
+                raise UnsupportedNetError(
+                    f"blob {b!r} read by op {i} ({op.name or op.type!r}) is produced by no "
+                    f"earlier op and is not an external input"
+                )
+        seen.update(op.output)
+    return _recycle_dag(
+        proto,
+        lambda b: b not in external,
+        namescope=namescope,
+        keep=inputs,
+        sizes=None,
+    )
+
+
+# ---------------------------------------------------------------------------
+# Statistics
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SharingStats:
+    """How much a blob-sharing rewrite saved.
+
+    Attributes
+    ----------
+    blobs_before, blobs_after : int
+        Produced blobs (distinct names some op writes) before and after.
+    bytes_before, bytes_after : int or None
+        Naive bytes (sum of produced blob sizes) before, and plan bytes (sum
+        over names of the largest original blob renamed to it) after; ``None``
+        without sizes.
+    """
+
+    blobs_before: int
+    blobs_after: int
+    bytes_before: int | None = None
+    bytes_after: int | None = None
+
+    @property
+    def blobs_saved(self) -> int:
+        """Produced blobs the rewrite removed."""
+        return self.blobs_before - self.blobs_after
+
+    @property
+    def bytes_saved(self) -> int | None:
+        """Bytes the rewrite saved, or ``None`` without sizes."""
+        if self.bytes_before is None or self.bytes_after is None:
+            return None
+        return self.bytes_before - self.bytes_after
+
+
+def sharing_summary(
+    original: NetLike,
+    optimized: NetLike,
+    blob_sizes: Mapping[str, BlobSize] | None = None,
+) -> SharingStats:
+    """Compare a net with its rewrite: produced blobs and bytes before and after.
+
+    The rewrite must keep the ops in their order (as the functions of this
+    module do); op ``i``'s ``j``-th output in ``optimized`` is the renamed
+    ``j``-th output of op ``i`` in ``original``.
+
+    Parameters
+    ----------
+    original, optimized : NetDef or object with ``.Proto()``
+        The net and its rewrite.
+    blob_sizes : mapping of str to shape or int, optional
+        Size (or shape) of every blob of ``original`` that an op produces.
+
+    Returns
+    -------
+    SharingStats
+
+    Raises
+    ------
+    UnsupportedNetError
+        The nets do not have the same ops and output counts.
+    memonger.alloc.MissingSizeError
+        ``blob_sizes`` lacks a produced blob.
+
+    Examples
+    --------
+    >>> a = caffe2_pb2.NetDef()
+    >>> _ = a.op.add(type="Relu", input=["x"], output=["y"])
+    >>> _ = a.op.add(type="Relu", input=["y"], output=["z"])
+    >>> _ = a.op.add(type="Relu", input=["z"], output=["u"])
+    >>> b = caffe2_pb2.NetDef()
+    >>> b.CopyFrom(a)
+    >>> b.op[0].output[0] = b.op[1].input[0] = b.op[2].output[0] = "m"
+    >>> s = sharing_summary(a, b, {"y": 4, "z": 8, "u": 2})
+    >>> (s.blobs_before, s.blobs_after, s.bytes_before, s.bytes_after)
+    (3, 2, 14, 12)
+    """
+    a = _proto(original)
+    b = _proto(optimized)
+    if len(a.op) != len(b.op):
+        raise UnsupportedNetError(
+            f"the nets have {len(a.op)} and {len(b.op)} ops; sharing_summary needs the same ops"
+        )
+    renamed: dict[str, set[str]] = {}
+    produced: set[str] = set()
+    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
+        if len(op_a.output) != len(op_b.output) or op_a.type != op_b.type:
+            raise UnsupportedNetError(
+                f"op {i} ({op_a.name or op_a.type!r}) differs between the nets "
+                f"(type or number of outputs)"
+            )
+        for old, new in zip(op_a.output, op_b.output, strict=True):
+            produced.add(old)
+            renamed.setdefault(new, set()).add(old)
+    sizes = _sizes(blob_sizes)
+    if sizes is None:
+        return SharingStats(len(produced), len(renamed))
+
+    def size(name: str) -> int:
+        try:
+            return sizes[name]
+        except KeyError:
+            raise MissingSizeError(f"no size for produced blob {name!r}") from None
+
+    before = sum(size(x) for x in produced)
+    after = sum(max(size(x) for x in olds) for olds in renamed.values())
+    return SharingStats(len(produced), len(renamed), before, after)
