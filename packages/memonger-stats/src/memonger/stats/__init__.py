@@ -1,5 +1,72 @@
-"""Blob sizes, memory estimates, statistics, timelines and reports."""
+"""Blob sizes, memory estimates, statistics, timelines and reports.
 
-from memonger.stats.errors import StatsError
+``memonger.stats`` knows every blob's bytes without a workspace: from shapes
+and dtypes (:func:`blob_nbytes`, :func:`collect_blob_sizes`, shape files).
+It estimates what a net allocates (:func:`estimate_memory_usage`), measures
+plans (naive, plan and peak live bytes), draws live bytes over op positions
+(:func:`compute_timeline`) and renders reports as text, JSON or a PNG plot
+(:class:`MemoryReport`).
+"""
 
-__all__ = ["StatsError"]
+from memonger.stats.dtypes import DataType, DTypeLike, as_datatype, blob_nbytes, dtype_nbytes
+from memonger.stats.errors import (
+    InvalidShapeError,
+    InvalidSizeError,
+    MissingDependencyError,
+    MissingSizeError,
+    ShapeFileError,
+    StatsError,
+    UnsupportedDtypeError,
+)
+from memonger.stats.estimate import MemoryEstimate, estimate_memory_usage
+from memonger.stats.metrics import (
+    Assignments,
+    Statistics,
+    compute_statistics,
+    naive_nbytes,
+    peak_live_nbytes,
+    plan_nbytes,
+    produced_blobs,
+    renamed_sizes,
+)
+from memonger.stats.shapes import (
+    BlobShape,
+    collect_blob_sizes,
+    net_blobs,
+    read_blob_sizes,
+    read_shape_file,
+)
+from memonger.stats.timeline import Timeline, compute_timeline, timeline_from_ranges
+
+__all__ = [
+    "Assignments",
+    "BlobShape",
+    "DTypeLike",
+    "DataType",
+    "InvalidShapeError",
+    "InvalidSizeError",
+    "MemoryEstimate",
+    "MissingDependencyError",
+    "MissingSizeError",
+    "ShapeFileError",
+    "Statistics",
+    "StatsError",
+    "Timeline",
+    "UnsupportedDtypeError",
+    "as_datatype",
+    "blob_nbytes",
+    "collect_blob_sizes",
+    "compute_statistics",
+    "compute_timeline",
+    "dtype_nbytes",
+    "estimate_memory_usage",
+    "naive_nbytes",
+    "net_blobs",
+    "peak_live_nbytes",
+    "plan_nbytes",
+    "produced_blobs",
+    "read_blob_sizes",
+    "read_shape_file",
+    "renamed_sizes",
+    "timeline_from_ranges",
+]
