@@ -1,5 +1,40 @@
-"""Op dependency graphs and always-valid topological orderings."""
+"""Op dependency graphs and always-valid topological orderings.
 
-from memonger.graph.errors import GraphError
+``memonger.graph`` depends on networkx only.  :func:`compute_interference_graph`
+builds the dependency graph of a net's ops (read-after-write, write-after-read,
+write-after-write and control inputs) in linear time; the orderings return
+valid, deterministic op orders: program order (:func:`topological_sort_traversal`),
+Caffe2's longest-path order (:func:`topological_sort_traversal_longest_path`)
+and a memory-aware order (:func:`topological_sort_min_memory`), all reachable
+through :func:`order_ops`.  :func:`check_order` and :func:`check_acyclic` vet
+orders and graphs built elsewhere.  Ops are any objects with ``input`` and
+``output`` sequences of blob names.
+"""
 
-__all__ = ["GraphError"]
+from memonger.graph.errors import CycleError, GraphError, OrderError
+from memonger.graph.interference import OpLike, compute_interference_graph
+from memonger.graph.memory import order_peak_bytes, topological_sort_min_memory
+from memonger.graph.ordering import STRATEGIES, UnknownStrategyError, order_ops
+from memonger.graph.traversal import (
+    topological_sort_traversal,
+    topological_sort_traversal_longest_path,
+)
+from memonger.graph.validation import check_acyclic, check_order, find_cycle
+
+__all__ = [
+    "STRATEGIES",
+    "CycleError",
+    "GraphError",
+    "OpLike",
+    "OrderError",
+    "UnknownStrategyError",
+    "check_acyclic",
+    "check_order",
+    "compute_interference_graph",
+    "find_cycle",
+    "order_ops",
+    "order_peak_bytes",
+    "topological_sort_min_memory",
+    "topological_sort_traversal",
+    "topological_sort_traversal_longest_path",
+]
