@@ -29,6 +29,15 @@ from memonger.stats.metrics import (
     produced_blobs,
     renamed_sizes,
 )
+from memonger.stats.plot import plot_net_report, render_png
+from memonger.stats.report import (
+    SCHEMA,
+    SCHEMA_VERSION,
+    MemoryReport,
+    NetReport,
+    build_net_report,
+    format_nbytes,
+)
 from memonger.stats.shapes import (
     BlobShape,
     collect_blob_sizes,
@@ -39,6 +48,8 @@ from memonger.stats.shapes import (
 from memonger.stats.timeline import Timeline, compute_timeline, timeline_from_ranges
 
 __all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
     "Assignments",
     "BlobShape",
     "DTypeLike",
@@ -46,8 +57,10 @@ __all__ = [
     "InvalidShapeError",
     "InvalidSizeError",
     "MemoryEstimate",
+    "MemoryReport",
     "MissingDependencyError",
     "MissingSizeError",
+    "NetReport",
     "ShapeFileError",
     "Statistics",
     "StatsError",
@@ -55,18 +68,22 @@ __all__ = [
     "UnsupportedDtypeError",
     "as_datatype",
     "blob_nbytes",
+    "build_net_report",
     "collect_blob_sizes",
     "compute_statistics",
     "compute_timeline",
     "dtype_nbytes",
     "estimate_memory_usage",
+    "format_nbytes",
     "naive_nbytes",
     "net_blobs",
     "peak_live_nbytes",
     "plan_nbytes",
+    "plot_net_report",
     "produced_blobs",
     "read_blob_sizes",
     "read_shape_file",
     "renamed_sizes",
+    "render_png",
     "timeline_from_ranges",
 ]

@@ -1,0 +1,164 @@
+"""PNG plot of memory over op positions (needs the ``plot`` extra: matplotlib).
+
+One picture per net: what the original net holds when nothing is shared (every
+blob kept from its first write), what the optimized net holds, the bytes
+actually live at each op, and the lower bound, with the peak annotated.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import Any
+
+import numpy as np
+
+from memonger.stats.errors import MissingDependencyError, StatsError
+from memonger.stats.report import NetReport, _write_atomic, format_nbytes
+
+__all__ = ["plot_net_report", "render_png"]
+
+_UNITS = (("B", 1), ("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40))
+
+
+def _matplotlib() -> tuple[Any, Any]:
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError as exc:
+        raise MissingDependencyError(
+            "plotting needs matplotlib: install memonger-stats[plot]"
+        ) from exc
+    return Figure, FigureCanvasAgg
+
+
+def _unit(largest: float) -> tuple[str, int]:
+    chosen = _UNITS[0]
+    for unit in _UNITS:
+        if largest >= unit[1]:
+            chosen = unit
+    return chosen
+
+
+def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int = 100) -> bytes:
+    """Render the timeline plot of one report row as PNG bytes of ``width`` x ``height`` pixels.
+
+    Parameters
+    ----------
+    row : NetReport
+        Needs ``timeline_original``; ``timeline_optimized`` is drawn when present.
+    width, height : int
+        Image size in pixels (at least 200 x 150).
+    dpi : int
+        Dots per inch: scales the text and lines, not the pixel size.
+
+    Raises
+    ------
+    StatsError
+        The row has no original timeline, or the size is too small.
+    MissingDependencyError
+        matplotlib is not installed (``pip install memonger-stats[plot]``).
+    """
+    if row.timeline_original is None:
+        raise StatsError(f"net {row.name!r} has no timeline to plot")
+    if width < 200 or height < 150 or dpi <= 0:
+        raise StatsError(f"plot size {width}x{height} at {dpi} dpi is too small")
+    figure_cls, canvas_cls = _matplotlib()
+    original = row.timeline_original
+    optimized = row.timeline_optimized
+    positions = np.arange(original.num_positions + 1)
+    curves = [original.allocated_nbytes, original.live_nbytes]
+    if optimized is not None:
+        curves.append(optimized.allocated_nbytes)
+    largest = max([float(np.max(c)) for c in curves if len(c)] + [float(row.lower_bound), 1.0])
+    unit, scale = _unit(largest)
+
+    def scaled(values: Any) -> Any:
+        # one more point so that the last op's step has a width
+        array = np.asarray(values, dtype=np.float64) / scale
+        return np.append(array, array[-1:]) if len(array) else array
+
+    fig = figure_cls(figsize=(width / dpi, height / dpi), dpi=dpi)
+    canvas_cls(fig)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.step(
+        positions,
+        scaled(original.allocated_nbytes),
+        where="post",
+        color="tab:red",
+        linewidth=2,
+        label=f"original, nothing shared ({format_nbytes(row.naive_nbytes)})",
+    )
+    if optimized is not None:
+        opt_positions = np.arange(optimized.num_positions + 1)
+        ax.step(
+            opt_positions,
+            scaled(optimized.allocated_nbytes),
+            where="post",
+            color="tab:blue",
+            linewidth=2,
+            label=f"optimized plan ({format_nbytes(row.plan_nbytes)})",
+        )
+    ax.fill_between(
+        positions,
+        scaled(original.live_nbytes),
+        step="post",
+        color="tab:green",
+        alpha=0.35,
+        label="live bytes at each op",
+    )
+    bound = row.lower_bound
+    ax.axhline(
+        bound / scale,
+        color="black",
+        linestyle="--",
+        linewidth=1.2,
+        label=f"lower bound ({format_nbytes(bound)})",
+    )
+    if original.peak_position >= 0:
+        peak_x = original.peak_position
+        peak_y = original.peak_nbytes / scale
+        top = ", ".join(name for name, _ in original.peak_blobs[:3])
+        more = len(original.peak_blobs) - 3
+        if more > 0:
+            top += f" +{more} more"
+        ax.plot([peak_x], [peak_y], marker="o", color="black", markersize=7)
+        right_half = peak_x > 0.6 * max(original.num_positions - 1, 1)
+        ax.annotate(
+            f"peak {format_nbytes(original.peak_nbytes)} at op {peak_x}\n{top}",
+            xy=(peak_x, peak_y),
+            xytext=(-20 if right_half else 20, 25),
+            textcoords="offset points",
+            ha="right" if right_half else "left",
+            fontsize=9,
+            bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9},
+            arrowprops={"arrowstyle": "->", "color": "black"},
+        )
+    ratio = row.plan_peak_ratio
+    subtitle = f"{row.ops} ops, {row.blobs_before} blobs -> {row.blobs_after} buffers"
+    if ratio is not None:
+        subtitle += f", plan/peak {ratio:.2f}"
+    subtitle += f", saved {100 * row.saving_ratio:.1f}%"
+    ax.set_title(f"{row.name}\n{subtitle}", fontsize=11)
+    ax.set_xlabel("op position")
+    ax.set_ylabel(f"memory ({unit})")
+    ax.set_xlim(0, max(original.num_positions, 1))
+    ax.set_ylim(0, largest / scale * 1.15)
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="upper left", fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    return buffer.getvalue()
+
+
+def plot_net_report(
+    row: NetReport,
+    path: str | os.PathLike[str],
+    *,
+    width: int = 1200,
+    height: int = 675,
+    dpi: int = 100,
+) -> None:
+    """Write :func:`render_png` of ``row`` to ``path`` atomically (temp file, then rename)."""
+    _write_atomic(os.fspath(path), render_png(row, width=width, height=height, dpi=dpi))

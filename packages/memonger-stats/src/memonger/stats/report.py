@@ -1,0 +1,487 @@
+"""Memory reports: one row of results per net, rendered as text, JSON or a plot.
+
+A :class:`MemoryReport` holds :class:`NetReport` rows; the ``memonger``
+command and the benchmarks fill them (:func:`build_net_report` computes a row
+from a net, its sizes and its optimized form) and render them.
+
+JSON layout (``schema_version`` 1; keys are stable, new keys may be added
+without a version change, removals or meaning changes bump it)::
+
+    {
+      "schema": "memonger.report",
+      "schema_version": 1,
+      "title": str,
+      "metadata": {str: str},
+      "nets": [
+        {
+          "name": str,
+          "ops": int,                    # ops in the net
+          "blobs_before": int,           # produced blobs of the original net
+          "blobs_after": int,            # produced blobs (buffers) after optimization
+          "naive_bytes": int,            # sum of produced blob sizes
+          "plan_bytes": int,             # sum over buffers of the largest member
+          "peak_bytes": int,             # peak live bytes (lower bound for the order)
+          "lower_bound_bytes": int,      # best known lower bound (>= peak_bytes' order bound)
+          "plan_peak_ratio": float|null, # plan_bytes / peak_bytes (null if peak is 0)
+          "saving_ratio": float,         # 1 - plan_bytes / naive_bytes (0 if naive is 0)
+          "algorithm": str|null,
+          "optimal": bool|null,          # optimality proven by the algorithm
+          "seconds": {phase: float},     # wall time per phase
+          "extra": {str: str|int|float|bool|null},
+          "timeline_original": timeline|null,
+          "timeline_optimized": timeline|null
+        }
+      ],
+      "totals": {"nets": int, "ops": int, "naive_bytes": int,
+                 "plan_bytes": int, "peak_bytes": int}
+    }
+
+    timeline = {"num_positions": int, "live_bytes": [int], "allocated_bytes": [int],
+                "peak_bytes": int, "peak_position": int,
+                "peak_blobs": [[str, int]]}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from memonger.stats._nets import SizeSource, net_ops, size_of
+from memonger.stats.errors import StatsError
+from memonger.stats.metrics import (
+    Assignments,
+    Statistics,
+    naive_nbytes,
+    plan_nbytes,
+    produced_blobs,
+)
+from memonger.stats.timeline import Timeline, compute_timeline
+
+__all__ = [
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "MemoryReport",
+    "NetReport",
+    "build_net_report",
+    "format_nbytes",
+]
+
+SCHEMA = "memonger.report"
+SCHEMA_VERSION = 1
+
+Scalar = str | int | float | bool | None
+
+
+def format_nbytes(nbytes: float) -> str:
+    """Human-readable bytes with binary units.
+
+    Examples
+    --------
+    >>> format_nbytes(512), format_nbytes(3 * 2**20), format_nbytes(1.5 * 2**30)
+    ('512 B', '3.00 MiB', '1.50 GiB')
+    """
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
+        if abs(value) < 1024 or unit == "PiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class NetReport:
+    """Results for one net: sizes before and after, bounds, times and timelines.
+
+    Examples
+    --------
+    >>> row = NetReport("tiny", ops=3, blobs_before=3, blobs_after=2,
+    ...                 naive_nbytes=35, plan_nbytes=30, peak_nbytes=30)
+    >>> row.plan_peak_ratio, round(row.saving_ratio, 3), row.lower_bound
+    (1.0, 0.143, 30)
+    """
+
+    name: str
+    ops: int
+    blobs_before: int
+    blobs_after: int
+    naive_nbytes: int
+    plan_nbytes: int
+    peak_nbytes: int
+    lower_bound_nbytes: int | None = None
+    """Best known lower bound; None (the default) is replaced by ``peak_nbytes``."""
+    algorithm: str | None = None
+    optimal: bool | None = None
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    """Wall-clock seconds per phase (``load``, ``optimize``, ``verify``...)."""
+    timeline_original: Timeline | None = field(default=None, compare=False)
+    timeline_optimized: Timeline | None = field(default=None, compare=False)
+    extra: Mapping[str, Scalar] = field(default_factory=dict)
+    """Further columns (shown in the text table and kept in JSON)."""
+
+    def __post_init__(self) -> None:
+        if self.lower_bound_nbytes is None:
+            object.__setattr__(self, "lower_bound_nbytes", self.peak_nbytes)
+
+    @property
+    def lower_bound(self) -> int:
+        """``lower_bound_nbytes`` if known, else the peak live bytes."""
+        return self.peak_nbytes if self.lower_bound_nbytes is None else self.lower_bound_nbytes
+
+    @property
+    def plan_peak_ratio(self) -> float | None:
+        """``plan_nbytes / peak_nbytes``, the quality ratio (None when the peak is 0)."""
+        return None if self.peak_nbytes == 0 else self.plan_nbytes / self.peak_nbytes
+
+    @property
+    def saving_ratio(self) -> float:
+        """``1 - plan_nbytes / naive_nbytes`` (0 when naive is 0)."""
+        return self.statistics.saving_ratio
+
+    @property
+    def statistics(self) -> Statistics:
+        """Naive and plan bytes as :class:`Statistics`."""
+        return Statistics(self.naive_nbytes, self.plan_nbytes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict of this row (see the module docstring)."""
+        return {
+            "name": self.name,
+            "ops": self.ops,
+            "blobs_before": self.blobs_before,
+            "blobs_after": self.blobs_after,
+            "naive_bytes": self.naive_nbytes,
+            "plan_bytes": self.plan_nbytes,
+            "peak_bytes": self.peak_nbytes,
+            "lower_bound_bytes": self.lower_bound,
+            "plan_peak_ratio": self.plan_peak_ratio,
+            "saving_ratio": self.saving_ratio,
+            "algorithm": self.algorithm,
+            "optimal": self.optimal,
+            "seconds": {k: float(v) for k, v in self.seconds.items()},
+            "extra": dict(self.extra),
+            "timeline_original": _timeline_dict(self.timeline_original),
+            "timeline_optimized": _timeline_dict(self.timeline_optimized),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> NetReport:
+        """Rebuild a row from :meth:`to_dict` output."""
+        try:
+            return cls(
+                name=str(data["name"]),
+                ops=int(data["ops"]),
+                blobs_before=int(data["blobs_before"]),
+                blobs_after=int(data["blobs_after"]),
+                naive_nbytes=int(data["naive_bytes"]),
+                plan_nbytes=int(data["plan_bytes"]),
+                peak_nbytes=int(data["peak_bytes"]),
+                lower_bound_nbytes=data.get("lower_bound_bytes"),
+                algorithm=data.get("algorithm"),
+                optimal=data.get("optimal"),
+                seconds=dict(data.get("seconds", {})),
+                timeline_original=_timeline_from(data.get("timeline_original")),
+                timeline_optimized=_timeline_from(data.get("timeline_optimized")),
+                extra=dict(data.get("extra", {})),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StatsError(f"malformed net report {data.get('name')!r}: {exc!r}") from exc
+
+
+def _timeline_dict(timeline: Timeline | None) -> dict[str, Any] | None:
+    return None if timeline is None else timeline.to_dict()
+
+
+def _timeline_from(data: Mapping[str, Any] | None) -> Timeline | None:
+    if data is None:
+        return None
+    live = np.array([int(v) for v in data["live_bytes"]], dtype=object)
+    allocated = np.array([int(v) for v in data["allocated_bytes"]], dtype=object)
+    if max((abs(int(v)) for v in data["allocated_bytes"]), default=0) < 2**62:
+        live = live.astype(np.int64)
+        allocated = allocated.astype(np.int64)
+    live.setflags(write=False)
+    allocated.setflags(write=False)
+    blobs = tuple((str(name), int(size)) for name, size in data["peak_blobs"])
+    return Timeline(live, allocated, int(data["peak_position"]), blobs, {})
+
+
+@dataclass(frozen=True)
+class MemoryReport:
+    """Rows of per-net results with text, JSON and PNG renderings.
+
+    Examples
+    --------
+    >>> row = NetReport("tiny", ops=3, blobs_before=3, blobs_after=2,
+    ...                 naive_nbytes=35, plan_nbytes=30, peak_nbytes=30,
+    ...                 seconds={"optimize": 0.001})
+    >>> report = MemoryReport((row,))
+    >>> print(report.to_text())  # doctest: +NORMALIZE_WHITESPACE
+    net   ops  blobs  buffers  naive  plan  peak  plan/peak  saved  optimize s
+    tiny    3      3        2   35 B  30 B  30 B      1.000  14.3%       0.001
+    >>> MemoryReport.from_json(report.to_json()) == report
+    True
+    """
+
+    nets: tuple[NetReport, ...]
+    title: str = "memonger memory report"
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "nets", tuple(self.nets))
+
+    def totals(self) -> dict[str, int]:
+        """Sums over the rows of ops, naive, plan and peak bytes."""
+        return {
+            "nets": len(self.nets),
+            "ops": sum(r.ops for r in self.nets),
+            "naive_bytes": sum(r.naive_nbytes for r in self.nets),
+            "plan_bytes": sum(r.plan_nbytes for r in self.nets),
+            "peak_bytes": sum(r.peak_nbytes for r in self.nets),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict (see the module docstring for the keys)."""
+        return {
+            "schema": SCHEMA,
+            "schema_version": SCHEMA_VERSION,
+            "title": self.title,
+            "metadata": dict(self.metadata),
+            "nets": [row.to_dict() for row in self.nets],
+            "totals": self.totals(),
+        }
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """Strict JSON text (no NaN or infinity), keys in a stable order."""
+        return json.dumps(self.to_dict(), indent=indent, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> MemoryReport:
+        """Rebuild a report from :meth:`to_dict` output.
+
+        Raises
+        ------
+        StatsError
+            The schema or its version is not one this package reads.
+        """
+        if data.get("schema") != SCHEMA:
+            raise StatsError(f"not a memonger report (schema {data.get('schema')!r})")
+        if data.get("schema_version") != SCHEMA_VERSION:
+            raise StatsError(
+                f"report schema_version {data.get('schema_version')!r} is not supported "
+                f"(this version reads {SCHEMA_VERSION})"
+            )
+        return cls(
+            nets=tuple(NetReport.from_dict(row) for row in data.get("nets", [])),
+            title=str(data.get("title", "")),
+            metadata={str(k): str(v) for k, v in data.get("metadata", {}).items()},
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> MemoryReport:
+        """Parse :meth:`to_json` output."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise StatsError(f"report is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise StatsError("report JSON must be an object")
+        return cls.from_dict(data)
+
+    def write_json(self, path: str | os.PathLike[str]) -> None:
+        """Write :meth:`to_json` to ``path`` atomically (temp file, then rename)."""
+        _write_atomic(os.fspath(path), (self.to_json() + "\n").encode("utf-8"))
+
+    def to_text(self) -> str:
+        """A plain-text table, one line per net (bytes in binary units)."""
+        phases: dict[str, None] = {}
+        extras: dict[str, None] = {}
+        for row in self.nets:
+            phases.update(dict.fromkeys(row.seconds))
+            extras.update(dict.fromkeys(row.extra))
+        header = ["net", "ops", "blobs", "buffers", "naive", "plan", "peak", "plan/peak", "saved"]
+        header += [f"{p} s" for p in phases] + list(extras)
+        lines = [header]
+        for row in self.nets:
+            ratio = row.plan_peak_ratio
+            cells = [
+                row.name,
+                str(row.ops),
+                str(row.blobs_before),
+                str(row.blobs_after),
+                format_nbytes(row.naive_nbytes),
+                format_nbytes(row.plan_nbytes),
+                format_nbytes(row.peak_nbytes),
+                "-" if ratio is None else f"{ratio:.3f}",
+                f"{100 * row.saving_ratio:.1f}%",
+            ]
+            cells += [f"{row.seconds[p]:.3f}" if p in row.seconds else "-" for p in phases]
+            cells += [_cell(row.extra.get(k)) for k in extras]
+            lines.append(cells)
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        out = []
+        for line in lines:
+            parts = [
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(line, widths, strict=True))
+            ]
+            out.append("  ".join(parts).rstrip())
+        return "\n".join(out)
+
+    def plot(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        net: str | int = 0,
+        width: int = 1200,
+        height: int = 675,
+        dpi: int = 100,
+    ) -> None:
+        """Write the PNG timeline plot of one net (by name or index).
+
+        See :func:`memonger.stats.plot.plot_net_report`.
+        """
+        from memonger.stats.plot import plot_net_report
+
+        if isinstance(net, int):
+            try:
+                row = self.nets[net]
+            except IndexError:
+                raise StatsError(f"report has no net at index {net}") from None
+        else:
+            found = [r for r in self.nets if r.name == net]
+            if not found:
+                raise StatsError(f"report has no net named {net!r}")
+            row = found[0]
+        plot_net_report(row, path, width=width, height=height, dpi=dpi)
+
+
+def _cell(value: Scalar) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _write_atomic(path: str, data: bytes) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=os.path.basename(path), dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def build_net_report(
+    name: str,
+    net: Any,
+    blob_nbytes: SizeSource,
+    *,
+    optimized: Any = None,
+    blob_assignments: Mapping[str, str] | None = None,
+    assignments: Assignments | None = None,
+    order: Sequence[int] | None = None,
+    optimized_order: Sequence[int] | None = None,
+    lower_bound_nbytes: int | None = None,
+    algorithm: str | None = None,
+    optimal: bool | None = None,
+    seconds: Mapping[str, float] | None = None,
+    extra: Mapping[str, Scalar] | None = None,
+    timelines: bool = True,
+) -> NetReport:
+    """Compute one report row from a net, its sizes and its optimized form.
+
+    Parameters
+    ----------
+    name : str
+    net : net or sequence of ops
+        The original net.
+    blob_nbytes : mapping or callable
+        Size in bytes of every produced blob of the original net.
+    optimized : net or sequence of ops, optional
+        The optimized (renamed) net.  Its buffers are sized from
+        ``blob_assignments`` (largest member); names not renamed keep their
+        size from ``blob_nbytes``.
+    blob_assignments : mapping of str to str, optional
+        Original blob -> buffer name.
+    assignments : list of lists of (str, LiveRange), optional
+        The shared buffers; when given, ``plan_nbytes`` comes from them
+        (:func:`memonger.stats.plan_nbytes` with the produced blobs).
+    order, optimized_order : sequence of int, optional
+        Execution orders of the two nets (default: program order).
+    lower_bound_nbytes, algorithm, optimal, seconds, extra
+        Copied into the row.
+    timelines : bool, default True
+        Keep the timelines (for plots and JSON).
+
+    Returns
+    -------
+    NetReport
+        Without ``optimized`` or ``assignments``, the plan is the naive one.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Op
+    >>> ops = [Op(input=["x"], output=["a"]), Op(input=["a"], output=["b"]),
+    ...        Op(input=["b"], output=["c"])]
+    >>> opt = [Op(input=["x"], output=["buf"]), Op(input=["buf"], output=["b"]),
+    ...        Op(input=["b"], output=["buf"])]
+    >>> row = build_net_report("tiny", ops, {"a": 10, "b": 20, "c": 5},
+    ...                        optimized=opt, blob_assignments={"a": "buf", "c": "buf"})
+    >>> row.naive_nbytes, row.plan_nbytes, row.peak_nbytes, row.blobs_after
+    (35, 30, 30, 2)
+    """
+    ops = net_ops(net)
+    produced = produced_blobs(ops)
+    original = compute_timeline(ops, blob_nbytes, order=order)
+    naive = naive_nbytes(ops, blob_nbytes)
+    plan = naive
+    blobs_after = len(produced)
+    optimized_timeline: Timeline | None = None
+    if optimized is not None:
+        renames = dict(blob_assignments or {})
+        buffers: dict[str, int] = {}
+        for blob, buffer in renames.items():
+            buffers[buffer] = max(buffers.get(buffer, 0), size_of(blob_nbytes, blob))
+
+        def optimized_size(blob: str) -> int:
+            if blob in buffers:
+                return buffers[blob]
+            return size_of(blob_nbytes, blob)
+
+        optimized_timeline = compute_timeline(optimized, optimized_size, order=optimized_order)
+        plan = optimized_timeline.total_nbytes
+        blobs_after = len(produced_blobs(optimized))
+    if assignments is not None:
+        plan = plan_nbytes(assignments, blob_nbytes, produced=produced)
+        if optimized is None:
+            wanted = set(produced)
+            members = [{b for b, _ in buffer if b in wanted} for buffer in assignments]
+            shared = set().union(*members) if members else set()
+            blobs_after = sum(1 for m in members if m) + len(wanted - shared)
+    return NetReport(
+        name=name,
+        ops=len(ops),
+        blobs_before=len(produced),
+        blobs_after=blobs_after,
+        naive_nbytes=naive,
+        plan_nbytes=plan,
+        peak_nbytes=original.peak_nbytes,
+        lower_bound_nbytes=lower_bound_nbytes,
+        algorithm=algorithm,
+        optimal=optimal,
+        seconds=dict(seconds or {}),
+        timeline_original=original if timelines else None,
+        timeline_optimized=optimized_timeline if timelines else None,
+        extra=dict(extra or {}),
+    )
