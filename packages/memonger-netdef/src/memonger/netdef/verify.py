@@ -1,0 +1,956 @@
+"""Checks that a rewritten net computes what the original net computes.
+
+Three checks, from the weakest to the strongest:
+
+:func:`verify_inplace_blobs`
+    Op by op, the same in-place pairs (input ``j`` and output ``k`` naming the
+    same blob); a rewrite must not make an op read and write one buffer where
+    the original did not.
+:func:`verify_graph_equality`
+    The same ops in the same order, and every input of every op produced by the
+    same op (or coming from outside) in both nets.  Names of intermediate
+    blobs may differ; names of external inputs and outputs may not.
+:func:`verify_execution_equivalence`
+    Both nets are run symbolically (design 3.7): every value an op writes is a
+    hash of the op's identity, the output position and the values it read.  The
+    rewritten net is equivalent when every op of the original reads the same
+    values and every external output ends with the same value.  It accepts
+    reordered nets, handles in-place ops, ``Free`` ops inserted after last
+    uses, ``Alias`` ops and nested nets, and for nets executed as a DAG it can
+    also run random valid orders.
+
+Each check has a variant that explains the first difference
+(:func:`graph_difference`, :func:`inplace_difference`, and the
+:class:`EquivalenceResult` returned by :func:`verify_execution_equivalence`).
+None of them prints or modifies its arguments.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict, deque
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from memonger.netdef import caffe2_pb2
+from memonger.netdef.errors import VerificationError
+from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, outer_references
+
+__all__ = [
+    "EquivalenceResult",
+    "assert_equivalent",
+    "graph_difference",
+    "inplace_difference",
+    "verify_execution_equivalence",
+    "verify_graph_equality",
+    "verify_inplace_blobs",
+]
+
+#: A NetDef, or any object with a ``Proto()`` method returning one (a Caffe2 ``core.Net``).
+NetLike: TypeAlias = "caffe2_pb2.NetDef | Any"
+
+#: Op types a rewrite may insert that have no counterpart in the original net.
+_INSERTED_TYPES = ("Free", "Alias")
+
+
+def _as_netdef(net: NetLike) -> caffe2_pb2.NetDef:
+    if isinstance(net, caffe2_pb2.NetDef):
+        return net
+    proto = getattr(net, "Proto", None)
+    if callable(proto):
+        result = proto()
+        if isinstance(result, caffe2_pb2.NetDef):
+            return result
+    raise TypeError(f"expected a caffe2_pb2.NetDef or an object with .Proto(), got {net!r}")
+
+
+# ---------------------------------------------------------------------------
+# What identifies an op independently of the blob names it touches
+# ---------------------------------------------------------------------------
+
+
+def _holds_nested_net(arg: caffe2_pb2.Argument) -> bool:
+    return (
+        arg.HasField("n")
+        or len(arg.nets) > 0
+        or (arg.name in NESTED_NET_ARGS and arg.HasField("s"))
+    )
+
+
+def _argument_signature(op: caffe2_pb2.OperatorDef) -> tuple[bytes, ...]:
+    """Serialized arguments, without ``<blob>.rename`` ones and without nested nets.
+
+    A rewrite renames blobs inside nested nets and appends ``.rename``
+    arguments; everything else about the arguments must stay as it was.
+    """
+    signature = []
+    for arg in op.arg:
+        if arg.name.endswith(".rename"):
+            continue
+        if _holds_nested_net(arg):
+            stripped = caffe2_pb2.Argument()
+            stripped.CopyFrom(arg)
+            stripped.ClearField("n")
+            stripped.ClearField("nets")
+            if arg.name in NESTED_NET_ARGS:
+                stripped.ClearField("s")
+            signature.append(stripped.SerializeToString(deterministic=True))
+        else:
+            signature.append(arg.SerializeToString(deterministic=True))
+    return tuple(signature)
+
+
+def _op_signature(op: caffe2_pb2.OperatorDef) -> tuple[Hashable, ...]:
+    """What must be equal for two ops to be the same computation (names aside)."""
+    return (
+        op.type,
+        op.engine,
+        op.device_option.SerializeToString(deterministic=True),
+        op.is_gradient_op,
+        _argument_signature(op),
+    )
+
+
+def _op_label(op: caffe2_pb2.OperatorDef) -> str:
+    return f"{op.type} {op.name!r}" if op.name else op.type
+
+
+# ---------------------------------------------------------------------------
+# verify_inplace_blobs
+# ---------------------------------------------------------------------------
+
+
+def _inplace_pairs(op: caffe2_pb2.OperatorDef) -> list[tuple[int, int]]:
+    outputs = list(op.output)
+    return [(j, outputs.index(name)) for j, name in enumerate(op.input) if name in outputs]
+
+
+def inplace_difference(net_a: NetLike, net_b: NetLike) -> str | None:
+    """Explain why :func:`verify_inplace_blobs` fails, or return None when it holds.
+
+    Examples
+    --------
+    >>> a = caffe2_pb2.NetDef()
+    >>> _ = a.op.add(type="Relu", input=["x"], output=["y"])
+    >>> b = caffe2_pb2.NetDef()
+    >>> _ = b.op.add(type="Relu", input=["x"], output=["x"])
+    >>> print(inplace_difference(a, b))
+    op #0 Relu: in-place (input, output) pairs [] in the first net, [(0, 0)] in the second
+    """
+    a, b = _as_netdef(net_a), _as_netdef(net_b)
+    if len(a.op) != len(b.op):
+        return f"the first net has {len(a.op)} ops, the second {len(b.op)}"
+    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
+        if op_a.type != op_b.type:
+            return f"op #{i} is {op_a.type} in the first net but {op_b.type} in the second"
+        pairs_a, pairs_b = _inplace_pairs(op_a), _inplace_pairs(op_b)
+        if pairs_a != pairs_b:
+            return (
+                f"op #{i} {_op_label(op_a)}: in-place (input, output) pairs {pairs_a} "
+                f"in the first net, {pairs_b} in the second"
+            )
+    return None
+
+
+def verify_inplace_blobs(net_a: NetLike, net_b: NetLike) -> bool:
+    """Whether both nets have the same in-place blob pairs, op by op.
+
+    An op is in place when one of its inputs is also one of its outputs.  A
+    rewrite that shares buffers must not create in-place pairs the original
+    did not have (nor remove any).  Both nets must have the same op types in
+    the same order.
+
+    Parameters
+    ----------
+    net_a, net_b : caffe2_pb2.NetDef or object with ``Proto()``
+        Typically the original net and its rewrite.
+
+    Returns
+    -------
+    bool
+        True when every op has the same ``(input index, output index)``
+        in-place pairs in both nets.  See :func:`inplace_difference` for why not.
+
+    Examples
+    --------
+    >>> a = caffe2_pb2.NetDef()
+    >>> _ = a.op.add(type="Copy", input=["b1"], output=["b1"])
+    >>> b = caffe2_pb2.NetDef()
+    >>> _ = b.op.add(type="Copy", input=["m0"], output=["m0"])
+    >>> verify_inplace_blobs(a, b)
+    True
+    """
+    return inplace_difference(net_a, net_b) is None
+
+
+# ---------------------------------------------------------------------------
+# verify_graph_equality
+# ---------------------------------------------------------------------------
+
+
+def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
+    """Explain why :func:`verify_graph_equality` fails, or return None when it holds.
+
+    Examples
+    --------
+    >>> a = caffe2_pb2.NetDef(external_input=["x"])
+    >>> _ = a.op.add(type="Relu", input=["x"], output=["y"])
+    >>> _ = a.op.add(type="Relu", input=["x"], output=["z"])
+    >>> _ = a.op.add(type="Sum", input=["y", "z"], output=["out"])
+    >>> b = caffe2_pb2.NetDef(external_input=["x"])
+    >>> _ = b.op.add(type="Relu", input=["x"], output=["y"])
+    >>> _ = b.op.add(type="Relu", input=["x"], output=["y"])
+    >>> _ = b.op.add(type="Sum", input=["y", "y"], output=["out"])
+    >>> print(graph_difference(a, b))
+    op #2 Sum: input 0 ('y' / 'y') is written by op #0 in the first net but by op #1 in the second
+    """
+    a, b = _as_netdef(net_a), _as_netdef(net_b)
+    for field in ("external_input", "external_output"):
+        list_a, list_b = list(getattr(a, field)), list(getattr(b, field))
+        if list_a != list_b:
+            return f"{field} differs: {list_a} in the first net, {list_b} in the second"
+    if len(a.op) != len(b.op):
+        return f"the first net has {len(a.op)} ops, the second {len(b.op)}"
+    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
+        if op_a.type != op_b.type:
+            return f"op #{i} is {op_a.type} in the first net but {op_b.type} in the second"
+        for what, value_a, value_b in (
+            ("engine", op_a.engine, op_b.engine),
+            ("device option", op_a.device_option, op_b.device_option),
+            ("is_gradient_op", op_a.is_gradient_op, op_b.is_gradient_op),
+            ("arguments", _argument_signature(op_a), _argument_signature(op_b)),
+            ("number of inputs", len(op_a.input), len(op_b.input)),
+            ("number of outputs", len(op_a.output), len(op_b.output)),
+        ):
+            if value_a != value_b:
+                return f"op #{i} {_op_label(op_a)}: the {what} differs"
+
+    externals_a = set(a.external_input) | set(a.external_output)
+    externals_b = set(b.external_input) | set(b.external_output)
+    writer_a: dict[str, int] = {}
+    writer_b: dict[str, int] = {}
+
+    def producer(index: int | None) -> str:
+        return "outside the net" if index is None else f"op #{index}"
+
+    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
+        for kind, names_a, names_b in (
+            ("input", op_a.input, op_b.input),
+            ("output", op_a.output, op_b.output),
+        ):
+            for j, (name_a, name_b) in enumerate(zip(names_a, names_b, strict=True)):
+                if (name_a in externals_a or name_b in externals_b) and name_a != name_b:
+                    return (
+                        f"op #{i} {_op_label(op_a)}: {kind} {j} is {name_a!r} in the first net "
+                        f"but {name_b!r} in the second (external blobs keep their names)"
+                    )
+        for j, (name_a, name_b) in enumerate(zip(op_a.input, op_b.input, strict=True)):
+            parent_a, parent_b = writer_a.get(name_a), writer_b.get(name_b)
+            if parent_a != parent_b:
+                return (
+                    f"op #{i} {_op_label(op_a)}: input {j} ({name_a!r} / {name_b!r}) is written "
+                    f"by {producer(parent_a)} in the first net but by {producer(parent_b)} "
+                    "in the second"
+                )
+        for name in op_a.output:
+            writer_a[name] = i
+        for name in op_b.output:
+            writer_b[name] = i
+    return None
+
+
+def verify_graph_equality(net_a: NetLike, net_b: NetLike) -> bool:
+    """Whether two nets run the same ops on the same data, blob names aside.
+
+    The nets are equal when they have the same ops in the same order (type,
+    engine, device option, gradient flag and arguments, ignoring
+    ``<blob>.rename`` arguments and the blob names inside nested nets) and
+    every input of every op has the same producer: the last earlier op that
+    wrote that blob, or "outside the net".  This is Caffe2's check of a
+    memonger rewrite, with one difference: external inputs and outputs must
+    keep their names (the lists must be equal and every op reading or writing
+    an external blob must name it the same way), so a rewrite that renamed
+    them is not equal.  Nested nets are not compared; use
+    :func:`verify_execution_equivalence` for those and for reordered nets.
+
+    Parameters
+    ----------
+    net_a, net_b : caffe2_pb2.NetDef or object with ``Proto()``
+        Typically the original net and its rewrite.
+
+    Returns
+    -------
+    bool
+        See :func:`graph_difference` for the first difference.
+
+    Examples
+    --------
+    >>> a = caffe2_pb2.NetDef(external_input=["data"], external_output=["z"])
+    >>> _ = a.op.add(type="Relu", input=["data"], output=["x"])
+    >>> _ = a.op.add(type="Relu", input=["x"], output=["y"])
+    >>> _ = a.op.add(type="Relu", input=["y"], output=["z"])
+    >>> b = caffe2_pb2.NetDef()
+    >>> b.CopyFrom(a)
+    >>> b.op[0].output[0] = b.op[1].input[0] = "other_x"
+    >>> verify_graph_equality(a, b)
+    True
+    >>> b.op[2].output[0] = "other_z"  # an external output renamed
+    >>> verify_graph_equality(a, b)
+    False
+    """
+    return graph_difference(net_a, net_b) is None
+
+
+# ---------------------------------------------------------------------------
+# Symbolic execution
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EquivalenceResult:
+    """The outcome of :func:`verify_execution_equivalence`.
+
+    True in a boolean context when the nets are equivalent.  Otherwise the
+    fields describe the first divergence found.
+
+    Attributes
+    ----------
+    ok : bool
+        Whether the optimized net is equivalent to the original.
+    message : str
+        A readable summary (the whole explanation when not ``ok``).
+    op_index : int or None
+        Index in the optimized net of the op that diverges (None when the
+        divergence is about the net as a whole, e.g. an external output).
+    op_type : str or None
+        Its type.
+    original_index : int or None
+        Index of its counterpart in the original net, when known.
+    blob : str or None
+        The blob (as named in the optimized net) whose value differs.
+    expected : str or None
+        The producer of the value the original reads there, e.g.
+        ``"op #3 FC output 0"`` or ``"external input 'data'"``.
+    found : str or None
+        The producer of the value the optimized net reads there.
+    order : tuple of int or None
+        The execution order of the optimized net's ops (indices) that shows the
+        divergence; None for the net's own program order.
+    orders_checked : int
+        How many orders were run (program order included).
+    """
+
+    ok: bool
+    message: str
+    op_index: int | None = None
+    op_type: str | None = None
+    original_index: int | None = None
+    blob: str | None = None
+    expected: str | None = None
+    found: str | None = None
+    order: tuple[int, ...] | None = None
+    orders_checked: int = 0
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+@dataclass
+class _OpInfo:
+    """One op, reduced to what symbolic execution needs."""
+
+    type: str
+    label: str
+    is_free: bool
+    is_inserted_kind: bool
+    key: int  # the op signature, interned
+    ident: int  # signature + nested-net skeleton, interned
+    skeleton: tuple[tuple[str, str, str], ...]
+    skeleton_names: tuple[str, ...]
+    read_names: list[str]
+    read_labels: list[str]
+    out_names: list[str]
+    input_names: list[str]
+    ref_writes: list[tuple[str, str]]  # (path of first reference, outer blob)
+    dep_reads: list[str]
+    dep_writes: list[str]
+
+
+class _Interner:
+    def __init__(self) -> None:
+        self.ids: dict[Hashable, int] = {}
+
+    def __call__(self, key: Hashable) -> int:
+        found = self.ids.get(key)
+        if found is None:
+            found = self.ids[key] = len(self.ids)
+        return found
+
+
+def _walk_nested(
+    net: caffe2_pb2.NetDef,
+    prefix: str,
+    refs: set[str],
+    tokens: list[tuple[str, str, str]],
+) -> None:
+    def visit(path: str, name: str) -> None:
+        tokens.append((path, "ref" if name in refs else "local", name))
+
+    for j, name in enumerate(net.external_input):
+        visit(f"{prefix} external_input {j}", name)
+    for i, op in enumerate(net.op):
+        for kind, names in (
+            ("input", op.input),
+            ("output", op.output),
+            ("control_input", op.control_input),
+        ):
+            for j, name in enumerate(names):
+                visit(f"{prefix} op {i} {kind} {j}", name)
+        for nested in nested_nets(op):
+            _walk_nested(
+                nested.net,
+                f"{prefix} op {i} {_nested_label(op, nested.arg_index, nested.index)}",
+                refs,
+                tokens,
+            )
+    for j, name in enumerate(net.external_output):
+        visit(f"{prefix} external_output {j}", name)
+
+
+def _nested_label(op: caffe2_pb2.OperatorDef, arg_index: int, index: int) -> str:
+    arg = op.arg[arg_index]
+    if len(arg.nets) > 0:
+        return f"{arg.name or 'arg ' + str(arg_index)}[{index}]"
+    return arg.name or f"arg {arg_index}"
+
+
+def _outer_names(net: caffe2_pb2.NetDef) -> set[str]:
+    names = set(net.external_input) | set(net.external_output)
+    for op in net.op:
+        names.update(op.input)
+        names.update(op.output)
+    return names
+
+
+def _describe_ops(net: caffe2_pb2.NetDef, intern: _Interner) -> list[_OpInfo]:
+    outer = _outer_names(net)
+    infos = []
+    for op in net.op:
+        inputs, outputs = list(op.input), list(op.output)
+        read_names = list(inputs)
+        read_labels = [f"input {j}" for j in range(len(inputs))]
+        skeleton: list[tuple[str, str, str]] = []
+        skeleton_names: list[str] = []
+        ref_writes: list[tuple[str, str]] = []
+        ref_names: list[str] = []
+        refs = outer_references(op, outer) if any(True for _ in nested_nets(op)) else set()
+        if refs:
+            tokens: list[tuple[str, str, str]] = []
+            for nested in nested_nets(op):
+                _walk_nested(
+                    nested.net, _nested_label(op, nested.arg_index, nested.index), refs, tokens
+                )
+            seen: set[str] = set()
+            for path, kind, name in tokens:
+                skeleton_names.append(name)
+                if kind == "local":
+                    skeleton.append((path, "local", name))
+                elif name in outputs and name not in inputs:
+                    # The nested net names an output of its op: written, not read.
+                    skeleton.append((path, "output", str(outputs.index(name))))
+                else:
+                    skeleton.append((path, "ref", ""))
+                    read_names.append(name)
+                    read_labels.append(f"nested reference at {path}")
+                if kind == "ref" and name not in seen:
+                    seen.add(name)
+                    ref_names.append(name)
+                    if name not in outputs:
+                        ref_writes.append((path, name))
+        else:
+            for nested in nested_nets(op):
+                tokens = []
+                _walk_nested(
+                    nested.net, _nested_label(op, nested.arg_index, nested.index), set(), tokens
+                )
+                skeleton.extend(tokens)
+                skeleton_names.extend(name for _, _, name in tokens)
+        for j, name in enumerate(op.control_input):
+            read_names.append(name)
+            read_labels.append(f"control input {j}")
+        signature = (*_op_signature(op), op.name, len(outputs))
+        key = intern(("op", signature))
+        infos.append(
+            _OpInfo(
+                type=op.type,
+                label=_op_label(op),
+                is_free=op.type == "Free",
+                is_inserted_kind=op.type in _INSERTED_TYPES,
+                key=key,
+                ident=intern(("ident", key, tuple(skeleton))),
+                skeleton=tuple(skeleton),
+                skeleton_names=tuple(skeleton_names),
+                read_names=read_names,
+                read_labels=read_labels,
+                out_names=outputs,
+                input_names=inputs,
+                ref_writes=ref_writes,
+                dep_reads=read_names,
+                dep_writes=outputs + ref_names,
+            )
+        )
+    return infos
+
+
+class _Divergence(Exception):
+    def __init__(self, result: EquivalenceResult) -> None:
+        super().__init__(result.message)
+        self.result = result
+
+
+class _Reference:
+    """The original net, executed once in program order."""
+
+    def __init__(self, net: caffe2_pb2.NetDef, intern: _Interner) -> None:
+        self.intern = intern
+        self.infos = _describe_ops(net, intern)
+        self.describe: dict[int, str] = {}
+        self.reads: list[tuple[int, ...]] = []
+        self.pending: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
+        self.by_key: dict[int, list[int]] = defaultdict(list)
+        state: dict[str, int] = {}
+        for i, info in enumerate(self.infos):
+            values = tuple(self.read(state, name) for name in info.read_names)
+            self.reads.append(values)
+            self.pending[(info.ident, values)].append(i)
+            self.by_key[info.key].append(i)
+            self.write(state, info, values, f"op #{i} {info.type}")
+        self.external_output = list(net.external_output)
+        self.final = {name: self.read(state, name) for name in self.external_output}
+
+    def external(self, name: str) -> int:
+        value = self.intern(("external", name))
+        self.describe.setdefault(value, f"external input {name!r}")
+        return value
+
+    def read(self, state: dict[str, int], name: str) -> int:
+        value = state.get(name)
+        if value is None:
+            value = state[name] = self.external(name)
+        return value
+
+    def write(
+        self, state: dict[str, int], info: _OpInfo, values: tuple[int, ...], who: str
+    ) -> None:
+        for path, name in info.ref_writes:
+            value = self.intern(("nested", info.ident, path, values))
+            self.describe.setdefault(value, f"{who} (through its nested net, {name!r})")
+            state[name] = value
+        for k, name in enumerate(info.out_names):
+            if info.is_free:
+                value = self.intern(("freed", len(self.intern.ids)))
+                self.describe[value] = f"nothing: {name!r} was freed by {who}"
+            else:
+                value = self.intern(("value", info.ident, k, values))
+                self.describe.setdefault(value, f"{who} output {k}")
+            state[name] = value
+
+
+def _diagnose(
+    ref: _Reference,
+    pos: int,
+    info: _OpInfo,
+    values: tuple[int, ...],
+    matched: list[bool],
+    order: tuple[int, ...] | None,
+    describe: dict[int, str],
+) -> EquivalenceResult:
+    def fail(message: str, **fields: Any) -> EquivalenceResult:
+        return EquivalenceResult(
+            ok=False, message=message, op_index=pos, op_type=info.type, order=order, **fields
+        )
+
+    here = f"op #{pos} {info.label} of the optimized net"
+    candidates = ref.by_key.get(info.key, [])
+    if not candidates:
+        return fail(
+            f"{here} has no counterpart in the original net "
+            "(no op with the same type, name, arguments, device and engine)"
+        )
+    unmatched = [i for i in candidates if not matched[i]]
+    if not unmatched:
+        return fail(f"{here} runs more often than in the original net")
+
+    def score(i: int) -> tuple[bool, int, int]:
+        same = sum(1 for a, b in zip(ref.reads[i], values, strict=False) if a == b)
+        return (ref.infos[i].skeleton == info.skeleton, same, -i)
+
+    best = max(unmatched, key=score)
+    original = ref.infos[best]
+    where = f"{here} (op #{best} in the original)"
+    if original.skeleton != info.skeleton:
+        for token_a, token_b, name_a, name_b in zip(
+            original.skeleton,
+            info.skeleton,
+            original.skeleton_names,
+            info.skeleton_names,
+            strict=False,
+        ):
+            if token_a != token_b:
+                return fail(
+                    f"{where}: its nested net differs at {token_a[0]}: "
+                    f"{_token(token_a, name_a)} in the original, {_token(token_b, name_b)} "
+                    "in the optimized net",
+                    original_index=best,
+                    blob=name_b,
+                )
+        return fail(f"{where}: its nested nets differ in size", original_index=best)
+    if len(values) != len(ref.reads[best]):
+        return fail(
+            f"{where} reads {len(info.input_names)} inputs, the original op "
+            f"{len(original.input_names)}",
+            original_index=best,
+        )
+    for label, name, expected, found in zip(
+        info.read_labels, info.read_names, ref.reads[best], values, strict=True
+    ):
+        if expected != found:
+            expected_text = describe.get(expected, "a value of the original net")
+            found_text = describe.get(found, "a value the original never computes")
+            return fail(
+                f"{where} reads {name!r} ({label}): expected the value of {expected_text}, "
+                f"found {found_text}",
+                original_index=best,
+                blob=name,
+                expected=expected_text,
+                found=found_text,
+            )
+    return fail(f"{where} cannot be matched", original_index=best)  # pragma: no cover
+
+
+def _token(token: tuple[str, str, str], name: str) -> str:
+    kind = token[1]
+    if kind == "local":
+        return f"{name!r}, a blob of the nested net"
+    if kind == "output":
+        return f"{name!r}, output {token[2]} of the op"
+    return f"{name!r}, an outer blob"
+
+
+def _execute(
+    ref: _Reference,
+    infos: list[_OpInfo],
+    order: Sequence[int],
+    shown_order: tuple[int, ...] | None,
+) -> tuple[EquivalenceResult | None, list[int | None]]:
+    """Run the optimized ops in ``order``; return the first divergence and the matching."""
+    intern = ref.intern
+    describe = dict(ref.describe)
+    pending = {key: deque(indices) for key, indices in ref.pending.items()}
+    matched = [False] * len(ref.infos)
+    match: list[int | None] = [None] * len(infos)
+    state: dict[str, int] = {}
+
+    def read(name: str) -> int:
+        value = state.get(name)
+        if value is None:
+            value = state[name] = ref.external(name)
+            describe.setdefault(value, f"external input {name!r}")
+        return value
+
+    for pos in order:
+        info = infos[pos]
+        values = tuple(read(name) for name in info.read_names)
+        queue = pending.get((info.ident, values))
+        if queue:
+            original = queue.popleft()
+            matched[original] = True
+            match[pos] = original
+        elif not info.is_inserted_kind:
+            return _diagnose(ref, pos, info, values, matched, shown_order, describe), match
+        if info.is_free:
+            for name in info.out_names:
+                value = intern(("freed", len(intern.ids)))
+                describe[value] = f"nothing: {name!r} was freed by op #{pos} Free"
+                state[name] = value
+        elif match[pos] is None:  # an inserted Alias: its outputs are its inputs
+            for k, name in enumerate(info.out_names):
+                source = info.input_names[k] if k < len(info.input_names) else None
+                state[name] = read(source) if source is not None else read(name)
+        else:
+            for path, name in info.ref_writes:
+                state[name] = intern(("nested", info.ident, path, values))
+            for k, name in enumerate(info.out_names):
+                state[name] = intern(("value", info.ident, k, values))
+
+    for original, done in enumerate(matched):
+        if not done:
+            return (
+                EquivalenceResult(
+                    ok=False,
+                    message=(
+                        f"op #{original} {ref.infos[original].label} of the original net "
+                        "never runs in the optimized net"
+                    ),
+                    op_type=ref.infos[original].type,
+                    original_index=original,
+                    order=shown_order,
+                ),
+                match,
+            )
+    for name in ref.external_output:
+        expected, found = ref.final[name], read(name)
+        if expected != found:
+            expected_text = describe.get(expected, "a value of the original net")
+            found_text = describe.get(found, "a value the original never computes")
+            return (
+                EquivalenceResult(
+                    ok=False,
+                    message=(
+                        f"external output {name!r} ends with the value of {found_text}, "
+                        f"expected {expected_text}"
+                    ),
+                    blob=name,
+                    expected=expected_text,
+                    found=found_text,
+                    order=shown_order,
+                ),
+                match,
+            )
+    return None, match
+
+
+def _dependency_edges(infos: list[_OpInfo], *, raw_only: bool) -> set[tuple[int, int]]:
+    """Edges ``(earlier, later)`` of the ops' data dependencies in program order."""
+    edges: set[tuple[int, int]] = set()
+    last_writer: dict[str, int] = {}
+    readers: dict[str, list[int]] = defaultdict(list)
+    for i, info in enumerate(infos):
+        for name in info.dep_reads:
+            writer = last_writer.get(name)
+            if writer is not None and writer != i:
+                edges.add((writer, i))
+            if not raw_only:
+                readers[name].append(i)
+        for name in info.dep_writes:
+            if not raw_only:
+                writer = last_writer.get(name)
+                if writer is not None and writer != i:
+                    edges.add((writer, i))
+                for reader in readers.pop(name, []):
+                    if reader != i:
+                        edges.add((reader, i))
+            last_writer[name] = i
+    return edges
+
+
+def _random_order(count: int, edges: set[tuple[int, int]], rng: random.Random) -> list[int]:
+    """A random topological order (Kahn's algorithm, random choice among ready ops)."""
+    successors: list[list[int]] = [[] for _ in range(count)]
+    indegree = [0] * count
+    for u, v in edges:
+        successors[u].append(v)
+        indegree[v] += 1
+    ready = [i for i in range(count) if indegree[i] == 0]
+    order = []
+    while ready:
+        k = rng.randrange(len(ready))
+        ready[k], ready[-1] = ready[-1], ready[k]
+        node = ready.pop()
+        order.append(node)
+        for nxt in successors[node]:
+            indegree[nxt] -= 1
+            if indegree[nxt] == 0:
+                ready.append(nxt)
+    return order
+
+
+def _schedule_edges(
+    original: list[_OpInfo], optimized: list[_OpInfo], match: list[int | None]
+) -> set[tuple[int, int]]:
+    """Dependencies that every concurrent execution of the optimized net keeps.
+
+    The original net's dependencies (read-after-write, write-after-read,
+    write-after-write) carried over to the matched ops, the optimized net's
+    read-after-write dependencies, and every dependency of an op the rewrite
+    inserted (``Free``, ``Alias``).  Only edges that go forward in the
+    optimized program order are kept, so the result is acyclic.
+    """
+    position = {orig: pos for pos, orig in enumerate(match) if orig is not None}
+    edges = {
+        (position[u], position[v])
+        for u, v in _dependency_edges(original, raw_only=False)
+        if u in position and v in position
+    }
+    edges |= _dependency_edges(optimized, raw_only=True)
+    edges |= {
+        (u, v)
+        for u, v in _dependency_edges(optimized, raw_only=False)
+        if match[u] is None or match[v] is None
+    }
+    return {(u, v) for u, v in edges if u < v}
+
+
+def verify_execution_equivalence(
+    original: NetLike,
+    optimized: NetLike,
+    *,
+    orders: Iterable[Sequence[int]] | None = None,
+    random_orders: int = 0,
+    seed: int = 0,
+) -> EquivalenceResult:
+    """Check by symbolic execution that ``optimized`` computes what ``original`` does.
+
+    Both nets are run symbolically.  A blob read before any op writes it holds
+    the value "external input <name>"; every value an op writes is a hash of
+    the op's identity, the output position and the values the op read.  An
+    op's identity is its type, name, engine, device option, gradient flag,
+    arguments (without ``<blob>.rename`` arguments) and the shape of its
+    nested nets, never the blob names it touches, so renamed and reordered
+    ops are recognized.  The optimized net is equivalent when
+
+    - its external input and output lists are those of the original;
+    - every op of the original runs exactly once and reads the same values
+      (ops with the same identity are matched by the values they read);
+    - every external output ends with the same value.
+
+    Ops the rewrite may insert are understood: ``Free(b) -> b`` destroys the
+    value of ``b`` (reading it later is a divergence), an ``Alias`` op without
+    a counterpart passes its input values through.  An op with nested nets
+    (``step_net``, ``then_net``...) reads every outer blob they reference, at
+    each place it is referenced, and writes it anew; a reference to an output
+    of the op itself only writes it.  Blobs inside nested nets are compared
+    by position, so a renaming must reach into nested nets consistently.
+
+    Ops are taken to be deterministic: two ops with the same identity that
+    read the same values compute the same values, so a rewrite may swap them
+    (or let their outputs share a buffer).
+
+    Parameters
+    ----------
+    original : caffe2_pb2.NetDef or object with ``Proto()``
+        The net before the rewrite, run in its program order.
+    optimized : caffe2_pb2.NetDef or object with ``Proto()``
+        The rewritten net, run in its program order and then in ``orders``.
+    orders : iterable of sequences of int, optional
+        Further execution orders of the optimized net's ops (each a
+        permutation of ``range(len(optimized.op))``) to run.
+    random_orders : int, default 0
+        How many random valid concurrent orders to run as well (for nets
+        executed as a DAG, design 3.4).  They keep the original net's
+        dependencies (carried to the optimized ops), the optimized net's
+        read-after-write dependencies and every dependency of inserted ops.
+    seed : int, default 0
+        Seed of the random orders; the result is deterministic.
+
+    Returns
+    -------
+    EquivalenceResult
+        True in a boolean context when equivalent; otherwise the first
+        divergence (op, blob, expected and found producer).
+
+    Raises
+    ------
+    ValueError
+        If an order in ``orders`` is not a permutation of the op indices or
+        ``random_orders`` is negative.
+
+    Examples
+    --------
+    >>> original = caffe2_pb2.NetDef(external_input=["x"], external_output=["out"])
+    >>> _ = original.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = original.op.add(type="Sigmoid", input=["x"], output=["b"])
+    >>> _ = original.op.add(type="Sum", input=["a", "b"], output=["out"])
+    >>> bool(verify_execution_equivalence(original, original))
+    True
+    >>> shared = caffe2_pb2.NetDef()
+    >>> shared.CopyFrom(original)
+    >>> shared.op[1].output[0] = shared.op[2].input[1] = "a"  # b shares a's buffer: unsafe
+    >>> result = verify_execution_equivalence(original, shared)
+    >>> print(result.message)
+    op #2 Sum of the optimized net (op #2 in the original) reads 'a' (input 0): \
+expected the value of op #0 Relu output 0, found op #1 Sigmoid output 0
+    """
+    original_net, optimized_net = _as_netdef(original), _as_netdef(optimized)
+    if random_orders < 0:
+        raise ValueError(f"random_orders must be >= 0, got {random_orders}")
+    count = len(optimized_net.op)
+    extra_orders: list[tuple[int, ...]] = []
+    for order in orders or ():
+        as_tuple = tuple(order)
+        if sorted(as_tuple) != list(range(count)):
+            raise ValueError(
+                f"an order must be a permutation of the {count} op indices, got {list(as_tuple)}"
+            )
+        extra_orders.append(as_tuple)
+
+    for field in ("external_input", "external_output"):
+        list_a, list_b = list(getattr(original_net, field)), list(getattr(optimized_net, field))
+        if list_a != list_b:
+            return EquivalenceResult(
+                ok=False,
+                message=f"{field} differs: {list_a} in the original, {list_b} in the optimized net",
+            )
+
+    intern = _Interner()
+    ref = _Reference(original_net, intern)
+    infos = _describe_ops(optimized_net, intern)
+    divergence, match = _execute(ref, infos, range(count), None)
+    checked = 1
+    if divergence is not None:
+        return _with_count(divergence, checked)
+    for order in extra_orders:
+        divergence, _ = _execute(ref, infos, order, order)
+        checked += 1
+        if divergence is not None:
+            return _with_count(divergence, checked)
+    if random_orders:
+        edges = _schedule_edges(ref.infos, infos, match)
+        rng = random.Random(seed)
+        for _ in range(random_orders):
+            order = tuple(_random_order(count, edges, rng))
+            divergence, _ = _execute(ref, infos, order, order)
+            checked += 1
+            if divergence is not None:
+                return _with_count(divergence, checked)
+    plural = "order" if checked == 1 else "orders"
+    return EquivalenceResult(
+        ok=True,
+        message=f"equivalent: {len(ref.infos)} ops, {checked} {plural} checked",
+        orders_checked=checked,
+    )
+
+
+def _with_count(result: EquivalenceResult, checked: int) -> EquivalenceResult:
+    return EquivalenceResult(**{**result.__dict__, "orders_checked": checked})
+
+
+def assert_equivalent(
+    original: NetLike,
+    optimized: NetLike,
+    *,
+    orders: Iterable[Sequence[int]] | None = None,
+    random_orders: int = 0,
+    seed: int = 0,
+) -> EquivalenceResult:
+    """Like :func:`verify_execution_equivalence`, but raise when not equivalent.
+
+    Raises
+    ------
+    VerificationError
+        With the result's message, when the nets are not equivalent.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_output=["y"])
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["y"])
+    >>> assert_equivalent(net, net).ok
+    True
+    """
+    result = verify_execution_equivalence(
+        original, optimized, orders=orders, random_orders=random_orders, seed=seed
+    )
+    if not result.ok:
+        raise VerificationError(result.message)
+    return result
