@@ -21,6 +21,7 @@ Dtypes are Caffe2 ``TensorProto.DataType`` names in lower case: ``"float"``,
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import NamedTuple
 
@@ -36,6 +37,7 @@ __all__ = [
     "TensorInfo",
     "UnknownShape",
     "dtype_name",
+    "gradient_bases",
     "supported_op_types",
 ]
 
@@ -262,6 +264,33 @@ class OpContext:
 
 
 RULES: dict[str, Rule] = {}
+
+_GRADIENT_NAME = re.compile(r"^(?P<base>.+)_grad(?P<split>_autosplit_\d+)?$")
+
+
+def gradient_bases(blob: str) -> tuple[str, ...]:
+    """Blobs whose gradient ``blob`` may be, by Caffe2's naming, most likely first.
+
+    Caffe2 names the gradient of ``X`` ``X_grad``; the parts of an
+    accumulated gradient are ``X_grad_autosplit_<k>`` or
+    ``_X_grad_autosplit_<k>``.
+
+    Examples
+    --------
+    >>> gradient_bases("conv1_w_grad")
+    ('conv1_w',)
+    >>> gradient_bases("_fc_grad_autosplit_1")
+    ('_fc', 'fc')
+    >>> gradient_bases("conv1")
+    ()
+    """
+    match = _GRADIENT_NAME.match(blob)
+    if match is None:
+        return ()
+    base = match.group("base")
+    if match.group("split") and base.startswith("_") and len(base) > 1:
+        return (base, base[1:])
+    return (base,)
 
 
 def _register(*types: str) -> Callable[[Rule], Rule]:
@@ -1073,7 +1102,12 @@ def _conv_gradient(ctx: OpContext) -> Outputs:
     if dy is not None and len(dy.shape) >= 2:
         c = dy.shape[1] if ctx.order() == "NCHW" else dy.shape[-1]
         db = TensorInfo((c,), dy.dtype)
-    outs = [w, x] if ctx.arg_int("no_bias", 0) else [w, db, x]
+    no_bias = ctx.arg_int("no_bias", 0)
+    if not ctx.has("no_bias") and ctx.num_outputs == 2:
+        # Caffe2 adds no_bias=1 to the gradient of a bias-less Conv; nets built
+        # without it still name the second output after the input's gradient.
+        no_bias = int(ctx.op.input[0] in gradient_bases(ctx.op.output[1]))
+    outs = [w, x] if no_bias else [w, db, x]
     return outs[: ctx.num_outputs]
 
 

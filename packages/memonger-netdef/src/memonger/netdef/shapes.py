@@ -13,54 +13,26 @@ Weight shapes come from a mapping or from an init net, of which only the
 
 from __future__ import annotations
 
-import importlib
-import math
-import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import ShapeInferenceError
-from memonger.netdef.rules import RULES, OpContext, TensorInfo, UnknownShape, dtype_name
+from memonger.netdef.rules import (
+    RULES,
+    OpContext,
+    TensorInfo,
+    UnknownShape,
+    dtype_name,
+    gradient_bases,
+)
+from memonger.stats import blob_nbytes
 
 __all__ = ["ShapeInference", "infer_shapes", "weight_shapes_from_init_net"]
 
-#: Bytes per element of the dtypes that have a fixed size.
-_ITEMSIZE: dict[str, int] = {
-    "double": 8,
-    "float": 4,
-    "float16": 2,
-    "int32": 4,
-    "int8": 1,
-    "uint8": 1,
-    "uint16": 2,
-    "int16": 2,
-    "bool": 1,
-    "int64": 8,
-}
-
-_GRAD_NAME = re.compile(r"^(?P<base>.+)_grad(?:_autosplit_\d+)?$")
-
-
-def _local_nbytes(shape: Sequence[int], dtype: str) -> int:
-    try:
-        itemsize = _ITEMSIZE[dtype]
-    except KeyError:
-        raise ShapeInferenceError(f"dtype {dtype!r} has no fixed element size") from None
-    return math.prod(shape) * itemsize
-
-
-def _nbytes_function() -> Callable[[Sequence[int], str], int]:
-    """``memonger.stats.blob_nbytes`` when available, else a local table."""
-    try:
-        stats = importlib.import_module("memonger.stats")
-    except ImportError:  # pragma: no cover - memonger-stats is a dependency
-        return _local_nbytes
-    fn = getattr(stats, "blob_nbytes", None)
-    if fn is None:
-        return _local_nbytes
-    return cast("Callable[[Sequence[int], str], int]", fn)
+#: Dtypes without a fixed element size.
+_UNSIZED_DTYPES = frozenset({"string", "byte", "undefined"})
 
 
 @dataclass(frozen=True)
@@ -105,9 +77,9 @@ class ShapeInference:
             raise ShapeInferenceError(f"blob {blob!r} has no known shape: {self.unknown[blob]}")
         shape = self.shapes[blob]
         dtype = self.dtypes[blob]
-        if dtype not in _ITEMSIZE:
+        if dtype in _UNSIZED_DTYPES:
             raise ShapeInferenceError(f"blob {blob!r} has dtype {dtype!r}: no fixed element size")
-        return int(_nbytes_function()(shape, dtype))
+        return blob_nbytes(shape, dtype)
 
     def blob_sizes(self, blobs: Iterable[str] | None = None) -> dict[str, int]:
         """Bytes of the given blobs (default: every sized blob with a fixed-size dtype).
@@ -119,7 +91,7 @@ class ShapeInference:
         {'x': 24, 'i': 32}
         """
         if blobs is None:
-            blobs = [b for b in self.shapes if self.dtypes[b] in _ITEMSIZE]
+            blobs = [b for b in self.shapes if self.dtypes[b] not in _UNSIZED_DTYPES]
         return {b: self.nbytes(b) for b in blobs}
 
 
@@ -170,10 +142,10 @@ def _net_blobs(net: caffe2_pb2.NetDef) -> list[str]:
 
 
 def _gradient_fallback(blob: str, known: Mapping[str, TensorInfo]) -> TensorInfo | None:
-    match = _GRAD_NAME.match(blob)
-    if match is None:
-        return None
-    return known.get(match.group("base"))
+    for base in gradient_bases(blob):
+        if base in known:
+            return known[base]
+    return None
 
 
 def weight_shapes_from_init_net(
@@ -181,34 +153,36 @@ def weight_shapes_from_init_net(
 ) -> ShapeInference:
     """Shapes and dtypes of the blobs an init net creates, read from its fill ops.
 
-    Only the ``shape``, ``extra_shape``, ``input_as_shape`` and ``dtype``
-    arguments are read; values are never converted, so a large init net costs
-    little beyond parsing it.
+        Only the ``shape``, ``extra_shape``, ``input_as_shape`` and ``dtype``
+        arguments are read; values are never converted, so a large init net costs
+        little beyond parsing it.
 
-    Parameters
-    ----------
-    init_net : caffe2_pb2.NetDef or object with ``.Proto()``
-        The init (parameter initialization) net.
-    input_types : mapping, optional
-        Dtypes overriding what the ops say, by blob.
+        Parameters
+        ----------
+        init_net : caffe2_pb2.NetDef or object with ``.Proto()``
+            The init (parameter initialization) net.
+        input_types : mapping, optional
+            Dtypes overriding what the ops say, by blob.
 
-    Returns
-    -------
-    ShapeInference
-        Sizes of the blobs the init net writes; blobs it cannot size (e.g.
-        ``Load`` ops) are in ``unknown``.
+        Returns
+        -------
+        ShapeInference
+            Sizes of the blobs the init net writes; blobs it cannot size (e.g.
+            ``Load`` ops) are in ``unknown``.
 
-    Examples
-    --------
-    >>> from memonger.netdef import caffe2_pb2
-    >>> init = caffe2_pb2.NetDef()
-    >>> op = init.op.add(type="XavierFill", output=["w"])
-    >>> _ = op.arg.add(name="shape", ints=[64, 3, 7, 7])
-    >>> op = init.op.add(type="GivenTensorInt64Fill", output=["ids"])
-    >>> _ = op.arg.add(name="shape", ints=[10])
-    >>> r = weight_shapes_from_init_net(init)
-    >>> r.shapes, r.dtypes
-    ({'w': (64, 3, 7, 7), 'ids': (10,)}, {'w': 'float', 'ids': 'int64'})
+        Examples
+        --------
+        >>> from memonger.stats import blob_nbytes
+
+    from memonger.netdef import caffe2_pb2
+        >>> init = caffe2_pb2.NetDef()
+        >>> op = init.op.add(type="XavierFill", output=["w"])
+        >>> _ = op.arg.add(name="shape", ints=[64, 3, 7, 7])
+        >>> op = init.op.add(type="GivenTensorInt64Fill", output=["ids"])
+        >>> _ = op.arg.add(name="shape", ints=[10])
+        >>> r = weight_shapes_from_init_net(init)
+        >>> r.shapes, r.dtypes
+        ({'w': (64, 3, 7, 7), 'ids': (10,)}, {'w': 'float', 'ids': 'int64'})
     """
     return infer_shapes(init_net, {}, input_types=input_types)
 
@@ -223,50 +197,52 @@ def infer_shapes(
 ) -> ShapeInference:
     """Infer the shape and dtype of every blob of a Caffe2 net.
 
-    Parameters
-    ----------
-    net : caffe2_pb2.NetDef or object with ``.Proto()``
-        The net; it is not modified.
-    input_shapes : mapping of str to sequence of int
-        Shapes of the data inputs.
-    weight_shapes : mapping of str to sequence of int, optional
-        Shapes of the parameters (they override those read from ``init_net``).
-    init_net : caffe2_pb2.NetDef or object with ``.Proto()``, optional
-        Parameter initialization net whose fill ops give weight shapes and
-        dtypes (see :func:`weight_shapes_from_init_net`).
-    input_types : mapping of str to int or str, optional
-        Dtypes of inputs and weights (a ``TensorProto.DataType`` number or a
-        name such as ``"int32"``); default ``"float"``.
+        Parameters
+        ----------
+        net : caffe2_pb2.NetDef or object with ``.Proto()``
+            The net; it is not modified.
+        input_shapes : mapping of str to sequence of int
+            Shapes of the data inputs.
+        weight_shapes : mapping of str to sequence of int, optional
+            Shapes of the parameters (they override those read from ``init_net``).
+        init_net : caffe2_pb2.NetDef or object with ``.Proto()``, optional
+            Parameter initialization net whose fill ops give weight shapes and
+            dtypes (see :func:`weight_shapes_from_init_net`).
+        input_types : mapping of str to int or str, optional
+            Dtypes of inputs and weights (a ``TensorProto.DataType`` number or a
+            name such as ``"int32"``); default ``"float"``.
 
-    Returns
-    -------
-    ShapeInference
-        Shapes and dtypes of every blob that could be sized, and the reason
-        for each that could not.
+        Returns
+        -------
+        ShapeInference
+            Shapes and dtypes of every blob that could be sized, and the reason
+            for each that could not.
 
-    Raises
-    ------
-    ShapeInferenceError
-        If an op is malformed (bad argument, contradictory input shapes) or a
-        given shape is not a sequence of non-negative ints; the message names
-        the op and the blobs it writes.
+        Raises
+        ------
+        ShapeInferenceError
+            If an op is malformed (bad argument, contradictory input shapes) or a
+            given shape is not a sequence of non-negative ints; the message names
+            the op and the blobs it writes.
 
-    Examples
-    --------
-    >>> from memonger.netdef import caffe2_pb2
-    >>> net = caffe2_pb2.NetDef()
-    >>> conv = net.op.add(type="Conv", input=["data", "w", "b"], output=["conv"])
-    >>> _ = conv.arg.add(name="kernel", i=3)
-    >>> _ = conv.arg.add(name="pad", i=1)
-    >>> _ = net.op.add(type="Relu", input=["conv"], output=["conv"])
-    >>> _ = net.op.add(type="Mystery", input=["conv"], output=["out"])
-    >>> r = infer_shapes(net, {"data": [1, 3, 32, 32]}, {"w": [16, 3, 3, 3], "b": [16]})
-    >>> r.shapes["conv"], r.dtypes["conv"]
-    ((1, 16, 32, 32), 'float')
-    >>> r.nbytes("conv")
-    65536
-    >>> r.unknown
-    {'out': "Mystery (op #2): no shape rule for op type 'Mystery'"}
+        Examples
+        --------
+        >>> from memonger.stats import blob_nbytes
+
+    from memonger.netdef import caffe2_pb2
+        >>> net = caffe2_pb2.NetDef()
+        >>> conv = net.op.add(type="Conv", input=["data", "w", "b"], output=["conv"])
+        >>> _ = conv.arg.add(name="kernel", i=3)
+        >>> _ = conv.arg.add(name="pad", i=1)
+        >>> _ = net.op.add(type="Relu", input=["conv"], output=["conv"])
+        >>> _ = net.op.add(type="Mystery", input=["conv"], output=["out"])
+        >>> r = infer_shapes(net, {"data": [1, 3, 32, 32]}, {"w": [16, 3, 3, 3], "b": [16]})
+        >>> r.shapes["conv"], r.dtypes["conv"]
+        ((1, 16, 32, 32), 'float')
+        >>> r.nbytes("conv")
+        65536
+        >>> r.unknown
+        {'out': "Mystery (op #2): no shape rule for op type 'Mystery'"}
     """
     proto = _as_netdef(net, "net")
     types = {b: _check_dtype(b, t) for b, t in (input_types or {}).items()}
