@@ -1,0 +1,230 @@
+"""Renaming blobs in a net, its nested nets and recurrent ops.
+
+:func:`apply_assignments` renames every blob of a net according to a mapping
+``{blob: buffer name}``, reaching into the nets nested in operator arguments
+(``step_net`` / ``backward_step_net`` of ``RecurrentNetwork*`` ops in either
+NetDef or text form, ``then_net`` / ``else_net`` of ``If`` / ``AsyncIf``, and
+``nets`` lists) and their external lists.  ``RecurrentNetwork*`` ops also get
+one ``<blob>.rename`` argument per renamed blob they reference, which the
+recurrent operator reads to find its renamed blobs (design 3.5).
+
+Functions here never modify their arguments: they return new messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from google.protobuf import text_format
+
+from memonger.netdef import caffe2_pb2
+from memonger.netdef.errors import NameCollisionError
+from memonger.netdef.nested import nested_nets, net_blob_names
+
+__all__ = ["apply_assignments", "apply_recurrent_blob_assignments"]
+
+
+def as_netdef(net: Any) -> caffe2_pb2.NetDef:
+    """Return a copy of ``net`` as a NetDef.
+
+    ``net`` is a :class:`caffe2_pb2.NetDef` or any object with a ``.Proto()``
+    method returning one (such as Caffe2's ``core.Net``).
+
+    Raises
+    ------
+    TypeError
+        ``net`` is neither.
+    """
+    proto = net
+    if not isinstance(proto, caffe2_pb2.NetDef) and callable(getattr(net, "Proto", None)):
+        proto = net.Proto()
+    if not isinstance(proto, caffe2_pb2.NetDef):
+        raise TypeError(
+            f"expected a caffe2 NetDef or an object with .Proto(), got {type(net).__name__}"
+        )
+    copy = caffe2_pb2.NetDef()
+    copy.CopyFrom(proto)
+    return copy
+
+
+def _rename_list(names: Any, mapping: Mapping[str, str]) -> None:
+    """Rename the names of a repeated string field in place."""
+    for i, name in enumerate(names):
+        new = mapping.get(name)
+        if new is not None and new != name:
+            names[i] = new
+
+
+def _recurrent_rename_args(
+    op: caffe2_pb2.OperatorDef, mapping: Mapping[str, str], referenced: Iterable[str]
+) -> None:
+    """Add or update one ``<blob>.rename`` argument per mapped blob in ``referenced``."""
+    wanted = set(referenced)
+    existing = {arg.name: arg for arg in op.arg}
+    for blob, renamed in mapping.items():
+        if blob not in wanted:
+            continue
+        arg_name = blob + ".rename"
+        arg = existing.get(arg_name)
+        if arg is None:
+            arg = op.arg.add(name=arg_name)
+            existing[arg_name] = arg
+        arg.s = renamed.encode("utf-8")
+
+
+def _rename_nested(op: caffe2_pb2.OperatorDef, mapping: Mapping[str, str]) -> set[str]:
+    """Rename inside every net nested in ``op`` (in place).
+
+    Returns the mapped names the nested nets referenced before renaming.
+    """
+    referenced: set[str] = set()
+    for nested in list(nested_nets(op)):
+        names = net_blob_names(nested.net)
+        hits = {name for name in names if name in mapping}
+        if not hits:
+            continue
+        referenced |= hits
+        if nested.form == "s":
+            copy = nested.net  # already a parsed copy
+            _rename_net(copy, mapping, rename_externals=True)
+            op.arg[nested.arg_index].s = text_format.MessageToString(copy).encode("utf-8")
+        else:
+            _rename_net(nested.net, mapping, rename_externals=True)
+    return referenced
+
+
+def _rename_op(op: caffe2_pb2.OperatorDef, mapping: Mapping[str, str]) -> None:
+    """Rename one op in place: nested nets, ``.rename`` args, inputs, outputs."""
+    if op.arg:
+        referenced = _rename_nested(op, mapping)
+        if op.type.startswith("RecurrentNetwork"):
+            referenced.update(op.input)
+            referenced.update(op.output)
+            _recurrent_rename_args(op, mapping, referenced)
+    _rename_list(op.input, mapping)
+    _rename_list(op.output, mapping)
+    _rename_list(op.control_input, mapping)
+
+
+def _rename_net(net: caffe2_pb2.NetDef, mapping: Mapping[str, str], rename_externals: bool) -> None:
+    """Rename every op of ``net`` in place, and its external lists if asked."""
+    for op in net.op:
+        _rename_op(op, mapping)
+    if rename_externals:
+        _rename_list(net.external_input, mapping)
+        _rename_list(net.external_output, mapping)
+
+
+def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_pb2.NetDef:
+    """Return a copy of ``net`` with its blobs renamed to their shared buffers.
+
+    Every input, output and control input of every op is renamed through
+    ``blob_assignments``; blobs it does not list keep their names.  The
+    renaming reaches into nested nets (``step_net`` / ``backward_step_net``
+    in NetDef or text form, ``then_net`` / ``else_net``, ``nets``), including
+    their external lists.  For each ``RecurrentNetwork*`` op, every listed blob
+    the op or its step nets reference gets a ``<blob>.rename`` argument holding
+    the new name as bytes (see :func:`apply_recurrent_blob_assignments`).
+
+    Parameters
+    ----------
+    net : caffe2_pb2.NetDef or object with ``.Proto()``
+        The net; it is not modified.
+    blob_assignments : mapping of str to str
+        New name of each renamed blob (a blob may map to itself).
+
+    Returns
+    -------
+    caffe2_pb2.NetDef
+        The renamed copy.
+
+    Raises
+    ------
+    NameCollisionError
+        ``blob_assignments`` renames an external input or output of ``net``,
+        or renames a blob to one of them: sharing their buffers would corrupt
+        what the caller feeds or fetches.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_input=["x"], external_output=["z"])
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = net.op.add(type="Relu", input=["a"], output=["b"])
+    >>> _ = net.op.add(type="Relu", input=["b"], output=["c"])
+    >>> _ = net.op.add(type="Sum", input=["c"], output=["z"])
+    >>> renamed = apply_assignments(net, {"a": "c", "c": "c"})
+    >>> [(list(op.input), list(op.output)) for op in renamed.op]
+    [(['x'], ['c']), (['c'], ['b']), (['b'], ['c']), (['c'], ['z'])]
+    >>> [list(op.output) for op in net.op]  # the original is unchanged
+    [['a'], ['b'], ['c'], ['z']]
+    """
+    result = as_netdef(net)
+    externals = set(result.external_input) | set(result.external_output)
+    for blob, renamed in blob_assignments.items():
+        if blob in externals and renamed != blob:
+            raise NameCollisionError(
+                f"blob_assignments renames external blob {blob!r} to {renamed!r}; "
+                "external inputs and outputs are never renamed"
+            )
+        if renamed in externals and renamed != blob:
+            raise NameCollisionError(
+                f"blob_assignments renames {blob!r} to external blob {renamed!r}; "
+                "external inputs and outputs never share a buffer"
+            )
+    _rename_net(result, blob_assignments, rename_externals=False)
+    return result
+
+
+def apply_recurrent_blob_assignments(
+    op: caffe2_pb2.OperatorDef,
+    blob_assignments: Mapping[str, str],
+    canonical_name: Callable[[str], str],
+) -> caffe2_pb2.OperatorDef:
+    """Return a copy of a recurrent op with its step nets renamed.
+
+    Renames the blobs of every net nested in ``op`` (``step_net`` and
+    ``backward_step_net``, in NetDef form ``n`` or text form ``s``) and their
+    external lists through ``canonical_name``, for the blobs listed in
+    ``blob_assignments``; then appends one argument ``<blob>.rename`` with
+    the new name (bytes) for each listed blob that the op or its step nets
+    reference.  The op's own inputs and outputs are left to the caller
+    (:func:`apply_assignments` renames them), as in Caffe2.
+
+    Unlike Caffe2's function of the same name, ``op`` is not modified.
+
+    Parameters
+    ----------
+    op : caffe2_pb2.OperatorDef
+        A ``RecurrentNetwork*`` op.
+    blob_assignments : mapping of str to str
+        The blobs to rename.
+    canonical_name : callable
+        Maps a listed blob to its new name.
+
+    Returns
+    -------
+    caffe2_pb2.OperatorDef
+
+    Examples
+    --------
+    >>> op = caffe2_pb2.OperatorDef(type="RecurrentNetwork", input=["x", "W"], output=["h"])
+    >>> step = op.arg.add(name="step_net").n
+    >>> step.external_input.extend(["W"])
+    >>> _ = step.op.add(type="FC", input=["x_t", "W"], output=["h_t"])
+    >>> new = apply_recurrent_blob_assignments(op, {"W": "V"}, lambda b: {"W": "V"}[b])
+    >>> list(new.arg[0].n.op[0].input), list(new.arg[0].n.external_input)
+    (['x_t', 'V'], ['V'])
+    >>> new.arg[1].name, new.arg[1].s
+    ('W.rename', b'V')
+    >>> list(new.input)
+    ['x', 'W']
+    """
+    mapping = {blob: canonical_name(blob) for blob in blob_assignments}
+    result = caffe2_pb2.OperatorDef()
+    result.CopyFrom(op)
+    referenced = _rename_nested(result, mapping)
+    referenced.update(result.input)
+    referenced.update(result.output)
+    _recurrent_rename_args(result, mapping, referenced)
+    return result
