@@ -1,0 +1,1122 @@
+"""The ``memonger`` command: optimize, inspect and verify Caffe2 nets.
+
+Subcommands:
+
+``memonger optimize NET -o OUT``
+    Share blob buffers (interference, DAG-safe gradient or inference sharing,
+    linear scan), check the result by symbolic execution, and write it only
+    when it is equivalent.
+``memonger stats NET``
+    Blobs, naive and peak live bytes, the blobs that make the peak, and what
+    a single-threaded run allocates per op type.
+``memonger verify ORIGINAL OPTIMIZED``
+    Execution equivalence, plus graph equality and the in-place check where
+    the op order is unchanged.
+``memonger demo``
+    ResNet-50's training net, built in code, sized by shape inference and
+    optimized with every mode; prints a table and writes a timeline plot.
+
+Errors (a missing file, an unreadable net, a blob without a size, a name
+collision, an interrupted run) print one line ``memonger: error: ...`` on
+stderr and exit with a non-zero status; no output file is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from memonger.netdef import caffe2_pb2
+
+__all__ = [
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_NOT_EQUIVALENT",
+    "EXIT_OK",
+    "MODES",
+    "OptimizeResult",
+    "build_parser",
+    "main",
+    "measure",
+    "optimize_net",
+    "verify_nets",
+]
+
+EXIT_OK = 0
+#: A check failed: the nets are not equivalent (``verify``), or ``optimize``
+#: refused to write a result that failed its checks.
+EXIT_NOT_EQUIVALENT = 1
+#: Bad input: a missing or unreadable file, missing sizes, a name collision...
+EXIT_ERROR = 2
+#: Interrupted (Ctrl-C); as shells report SIGINT.
+EXIT_INTERRUPTED = 130
+
+#: Optimization modes of ``memonger optimize``.
+MODES = ("interference", "dag", "grad", "fast")
+ALGORITHMS = ("greedy", "dp")
+ORDERINGS = ("program", "longest-path", "memory")
+
+#: Seconds the dp search may spend per device when no --time-limit is given.
+DEFAULT_DP_TIME_LIMIT = 10.0
+
+#: Random valid execution orders checked for results of the DAG modes.
+DAG_RANDOM_ORDERS = 16
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr (exit status :data:`EXIT_ERROR`)."""
+
+
+class CheckFailed(Exception):
+    """A result failed its safety checks (exit status :data:`EXIT_NOT_EQUIVALENT`)."""
+
+
+# ---------------------------------------------------------------------------
+# Formatting helpers
+# ---------------------------------------------------------------------------
+
+
+def format_bytes(n: int | None) -> str:
+    """Bytes in binary units, e.g. ``'1.50 MiB'``; ``'-'`` for None.
+
+    Examples
+    --------
+    >>> format_bytes(1536 * 1024), format_bytes(12), format_bytes(None)
+    ('1.50 MiB', '12 B', '-')
+    """
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{n} B" if unit == "B" else f"{value:.2f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _names(values: Sequence[str] | None) -> list[str]:
+    """Split repeatable, comma-separated name options into one list."""
+    result: list[str] = []
+    for value in values or ():
+        result.extend(name.strip() for name in value.split(",") if name.strip())
+    return list(dict.fromkeys(result))
+
+
+def _parse_input(text: str) -> tuple[str, tuple[int, ...], str | None]:
+    """Parse ``NAME=D0,D1,...[:DTYPE]`` (``--input``).
+
+    Examples
+    --------
+    >>> _parse_input("data=32,3,224,224")
+    ('data', (32, 3, 224, 224), None)
+    >>> _parse_input("label=32:int32")
+    ('label', (32,), 'int32')
+    """
+    name, sep, rest = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=D0,D1,... but got {text!r}")
+    dims_text, _, dtype = rest.partition(":")
+    try:
+        dims = tuple(int(d) for d in dims_text.split(",") if d.strip()) if dims_text else ()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"bad dimensions in {text!r}") from None
+    if any(d < 0 for d in dims):
+        raise argparse.ArgumentTypeError(f"negative dimension in {text!r}")
+    return name, dims, dtype or None
+
+
+# ---------------------------------------------------------------------------
+# Loading nets and sizes
+# ---------------------------------------------------------------------------
+
+
+def _load(path: str, what: str = "net") -> caffe2_pb2.NetDef:
+    from memonger.netdef.io import load_net
+
+    if not os.path.exists(path):
+        raise CommandError(f"{what} file not found: {path}")
+    if os.path.isdir(path):
+        raise CommandError(f"{what} path is a directory: {path}")
+    return load_net(path)
+
+
+def _sizes_from_args(args: argparse.Namespace, net: caffe2_pb2.NetDef) -> dict[str, int] | None:
+    """Blob sizes from ``--shapes`` and/or ``--init-net`` + ``--input`` (None without)."""
+    sizes: dict[str, int] | None = None
+    inputs = list(getattr(args, "input", None) or ())
+    init_path = getattr(args, "init_net", None)
+    if inputs or init_path:
+        from memonger.netdef.shapes import infer_shapes
+
+        if not inputs:
+            raise CommandError("--init-net needs the data input shapes (--input NAME=N,C,H,W)")
+        init = _load(init_path, "init net") if init_path else None
+        shapes = {name: dims for name, dims, _ in inputs}
+        types = {name: dtype for name, _, dtype in inputs if dtype}
+        result = infer_shapes(net, shapes, init_net=init, input_types=types or None)
+        sizes = result.blob_sizes()
+        missing = [b for b in _produced(net) if b not in sizes]
+        if missing and not args.shapes:
+            first = missing[0]
+            reason = result.unknown.get(first, "no shape")
+            raise CommandError(
+                f"shape inference could not size {len(missing)} produced blob(s), "
+                f"first {first!r} ({reason}); give their sizes with --shapes"
+            )
+    if args.shapes:
+        from memonger.stats import read_blob_sizes
+
+        if not os.path.exists(args.shapes):
+            raise CommandError(f"shape file not found: {args.shapes}")
+        sizes = {**(sizes or {}), **read_blob_sizes(args.shapes)}
+    if sizes is not None:
+        missing = [b for b in _produced(net) if b not in sizes]
+        if missing:
+            raise CommandError(
+                f"no size for {len(missing)} produced blob(s), first {missing[0]!r} "
+                f"(sizes from {args.shapes or 'shape inference'})"
+            )
+    return sizes
+
+
+def _produced(net: caffe2_pb2.NetDef) -> list[str]:
+    seen: dict[str, None] = {}
+    for op in net.op:
+        for out in op.output:
+            seen.setdefault(out, None)
+    return list(seen)
+
+
+def default_losses(net: caffe2_pb2.NetDef) -> list[str]:
+    """Losses of a training net: the blobs gradient seeds are filled from.
+
+    A seed is a ``ConstantFill`` with one input, produced earlier in the net,
+    whose output is read by a gradient op (as ``AddGradientOperators`` makes
+    them).
+
+    Examples
+    --------
+    >>> from memonger.netdef.models import small_resnet_training
+    >>> default_losses(small_resnet_training().net)
+    ['loss']
+    """
+    produced: set[str] = set()
+    seeds: list[str] = []
+    grad_inputs = {
+        b for op in net.op if op.is_gradient_op or op.type.endswith("Gradient") for b in op.input
+    }
+    for op in net.op:
+        if (
+            op.type == "ConstantFill"
+            and len(op.input) == 1
+            and op.input[0] in produced
+            and op.output[0] in grad_inputs
+        ):
+            seeds.append(op.input[0])
+        produced.update(op.output)
+    return list(dict.fromkeys(seeds))
+
+
+def default_param_grads(net: caffe2_pb2.NetDef) -> list[str]:
+    """Parameter gradients: external outputs named ``<p>_grad`` with ``p`` an external input.
+
+    Examples
+    --------
+    >>> from memonger.netdef.models import small_resnet_training
+    >>> default_param_grads(small_resnet_training().net)[:2]
+    ['conv1_w_grad', 'conv1_spatbn_relu_s_grad']
+    """
+    external = set(net.external_input)
+    return [
+        b for b in net.external_output if b.endswith("_grad") and b[: -len("_grad")] in external
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Optimizing and measuring
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class OptimizeResult:
+    """One optimization of a net and how it was checked.
+
+    Attributes
+    ----------
+    label : str
+        E.g. ``"interference/greedy"``.
+    net : caffe2_pb2.NetDef
+        The optimized net.
+    order : list of int or None
+        For each op of ``net``, the index of the original op it is (None:
+        the original program order).
+    seconds : float
+        Time spent optimizing (verification excluded).
+    checks : list of str
+        The checks that passed.
+    verify_seconds : float
+        Time spent verifying.
+    """
+
+    label: str
+    net: caffe2_pb2.NetDef
+    order: list[int] | None
+    seconds: float
+    checks: list[str] = field(default_factory=list)
+    verify_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Measure:
+    """Blob and byte counts of an original net and its optimization (design 7)."""
+
+    ops: int
+    blobs_before: int
+    blobs_after: int
+    naive_bytes: int | None
+    plan_bytes: int | None
+    peak_bytes: int | None
+
+    @property
+    def plan_over_peak(self) -> float | None:
+        if self.plan_bytes is None or not self.peak_bytes:
+            return None
+        return self.plan_bytes / self.peak_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ops": self.ops,
+            "blobs_before": self.blobs_before,
+            "blobs_after": self.blobs_after,
+            "naive_bytes": self.naive_bytes,
+            "plan_bytes": self.plan_bytes,
+            "peak_live_bytes": self.peak_bytes,
+            "plan_over_peak": self.plan_over_peak,
+        }
+
+
+def renaming(
+    original: caffe2_pb2.NetDef, optimized: caffe2_pb2.NetDef, order: Sequence[int] | None
+) -> dict[str, str]:
+    """Map every produced blob of ``original`` to its name in ``optimized``.
+
+    ``order[k]`` is the original index of the optimized net's op ``k`` (None:
+    same order).
+    """
+    mapping: dict[str, str] = {}
+    positions = range(len(original.op)) if order is None else order
+    for new_op, old_index in zip(optimized.op, positions, strict=True):
+        old_op = original.op[old_index]
+        for old, new in zip(old_op.output, new_op.output, strict=True):
+            mapping.setdefault(old, new)
+    return mapping
+
+
+def measure(
+    original: caffe2_pb2.NetDef,
+    result: OptimizeResult | None,
+    sizes: Mapping[str, int] | None,
+) -> Measure:
+    """Blobs before/after, naive, plan and peak live bytes of an optimization.
+
+    Without ``result`` the "after" figures are those of ``original`` itself.
+    """
+    from memonger.stats import compute_timeline
+
+    produced = _produced(original)
+    if result is None:
+        mapping = {b: b for b in produced}
+        order: Sequence[int] | None = None
+    else:
+        mapping = renaming(original, result.net, result.order)
+        order = result.order
+    buffers: dict[str, int] = {}
+    for blob in produced:
+        new = mapping[blob]
+        size = sizes[blob] if sizes is not None else 0
+        buffers[new] = max(buffers.get(new, 0), size)
+    if sizes is None:
+        return Measure(len(original.op), len(produced), len(buffers), None, None, None)
+    naive = sum(sizes[b] for b in produced)
+    peak = compute_timeline(original, sizes, order=order).peak_nbytes
+    return Measure(
+        len(original.op), len(produced), len(buffers), naive, sum(buffers.values()), peak
+    )
+
+
+@contextmanager
+def _progress(label: str, enabled: bool, limit: float | None = None) -> Iterator[None]:
+    """Show elapsed time on stderr while a long step runs (only on a terminal)."""
+    if not enabled:
+        yield
+        return
+    stop = threading.Event()
+    start = time.perf_counter()
+    stream = sys.stderr
+
+    def tick() -> None:
+        while not stop.wait(0.25):
+            elapsed = time.perf_counter() - start
+            budget = f" of {limit:g} s" if limit else ""
+            stream.write(f"\rmemonger: {label}: {elapsed:5.1f} s{budget}")
+            stream.flush()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        stream.write("\r\033[K")
+        stream.flush()
+
+
+def _ordering_function(
+    name: str, sizes: Mapping[str, int] | None, time_limit: float | None
+) -> Callable[[Any], list[int]]:
+    from memonger.graph import (
+        topological_sort_min_memory,
+        topological_sort_traversal,
+        topological_sort_traversal_longest_path,
+    )
+
+    if name == "program":
+        return topological_sort_traversal
+    if name == "longest-path":
+        return topological_sort_traversal_longest_path
+    if name == "memory":
+
+        def memory(g: Any) -> list[int]:
+            return list(topological_sort_min_memory(g, sizes, time_limit=time_limit))
+
+        return memory
+    raise CommandError(f"unknown ordering {name!r} (choose from {', '.join(ORDERINGS)})")
+
+
+def optimize_net(
+    net: caffe2_pb2.NetDef,
+    *,
+    mode: str = "interference",
+    algorithm: str = "greedy",
+    ordering: str = "program",
+    sizes: Mapping[str, int] | None = None,
+    static: Sequence[str] = (),
+    losses: Sequence[str] | None = None,
+    param_grads: Sequence[str] | None = None,
+    namescope: str = "",
+    share_activations: bool = False,
+    input_blobs: Sequence[str] = (),
+    time_limit: float | None = None,
+    show_progress: bool = False,
+) -> OptimizeResult:
+    """Optimize ``net`` with one mode; the result is not yet verified.
+
+    Parameters
+    ----------
+    net : caffe2_pb2.NetDef
+        The net (not modified).
+    mode : {"interference", "dag", "grad", "fast"}
+        ``interference``: :func:`~memonger.netdef.rewrite.optimize_interference`
+        with ``algorithm`` and ``ordering``; ``dag``:
+        :func:`~memonger.netdef.dag.optimize_inference_for_dag`; ``grad``:
+        :func:`~memonger.netdef.dag.share_grad_blobs` (losses and parameter
+        gradients found automatically unless given); ``fast``:
+        :func:`~memonger.netdef.fast.optimize_inference_fast`.
+    sizes : mapping of str to int, optional
+        Bytes of the blobs.
+
+    Returns
+    -------
+    OptimizeResult
+    """
+    static_list = list(static)
+    start = time.perf_counter()
+    if mode == "interference":
+        from memonger.alloc import AssignmentAlgorithm, compute_assignments_dp
+        from memonger.graph import compute_interference_graph
+        from memonger.netdef.rewrite import net_accesses, optimize_interference
+
+        if algorithm not in ALGORITHMS:
+            raise CommandError(
+                f"unknown algorithm {algorithm!r} (choose from {', '.join(ALGORITHMS)})"
+            )
+        algo: Any = AssignmentAlgorithm.GREEDY
+        if algorithm == "dp":
+            limit = time_limit if time_limit is not None else DEFAULT_DP_TIME_LIMIT
+
+            def algo(items: Sequence[Any]) -> list[list[Any]]:
+                return compute_assignments_dp(items, time_limit=limit)
+
+        graph = compute_interference_graph(net_accesses(net))
+        order = list(_ordering_function(ordering, sizes, time_limit)(graph))
+        label = f"{mode}/{algorithm}" + ("" if ordering == "program" else f"/{ordering}")
+        budget = (time_limit or DEFAULT_DP_TIME_LIMIT) if algorithm == "dp" else None
+        with _progress(f"{label} search", show_progress and algorithm == "dp", budget):
+            opt = optimize_interference(
+                net,
+                static_list,
+                ordering_function=lambda _g: order,
+                blob_sizes=dict(sizes) if sizes is not None else None,
+                algo=algo,
+                verify=False,
+            )
+        identity = order == list(range(len(net.op)))
+        return OptimizeResult(
+            label, opt.net, None if identity else order, time.perf_counter() - start
+        )
+    if mode == "dag":
+        from memonger.netdef.dag import optimize_inference_for_dag
+
+        out = optimize_inference_for_dag(net, list(input_blobs), namescope)
+    elif mode == "grad":
+        from memonger.netdef.dag import share_grad_blobs
+
+        found_losses = list(losses) if losses else default_losses(net)
+        if not found_losses:
+            raise CommandError(
+                "grad mode needs the loss blobs: none found (no gradient seed "
+                "ConstantFill); give them with --loss"
+            )
+        grads = list(param_grads) if param_grads is not None else default_param_grads(net)
+        out = share_grad_blobs(
+            net,
+            found_losses,
+            grads,
+            namescope,
+            dont_share_blobs=static_list,
+            share_activations=share_activations,
+            blob_shapes=dict(sizes) if sizes is not None else None,
+        )
+    elif mode == "fast":
+        from memonger.netdef.fast import optimize_inference_fast
+
+        out = optimize_inference_fast(
+            net,
+            static_list,
+            blob_shapes=dict(sizes) if sizes is not None else None,
+            namescope=namescope,
+        )
+    else:
+        raise CommandError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
+    return OptimizeResult(mode, out, None, time.perf_counter() - start)
+
+
+def _same_op_order(a: caffe2_pb2.NetDef, b: caffe2_pb2.NetDef) -> bool:
+    """Whether both nets have the same ops in the same order (blob names aside)."""
+    if len(a.op) != len(b.op):
+        return False
+    for op_a, op_b in zip(a.op, b.op, strict=True):
+        if (
+            op_a.type != op_b.type
+            or op_a.name != op_b.name
+            or op_a.engine != op_b.engine
+            or len(op_a.input) != len(op_b.input)
+            or len(op_a.output) != len(op_b.output)
+            or [arg.name for arg in op_a.arg if not arg.name.endswith(".rename")]
+            != [arg.name for arg in op_b.arg if not arg.name.endswith(".rename")]
+        ):
+            return False
+    return True
+
+
+def _inplace_by_order(
+    original: caffe2_pb2.NetDef, optimized: caffe2_pb2.NetDef, order: Sequence[int]
+) -> str | None:
+    """The in-place check for a reordered net whose op correspondence is known."""
+    for k, old_index in enumerate(order):
+        old, new = original.op[old_index], optimized.op[k]
+
+        def pairs(op: caffe2_pb2.OperatorDef) -> list[tuple[int, int]]:
+            return [
+                (i, j) for i, x in enumerate(op.input) for j, y in enumerate(op.output) if x == y
+            ]
+
+        if pairs(old) != pairs(new):
+            return (
+                f"op #{k} {new.type} (op #{old_index} in the original): in-place pairs "
+                f"{pairs(old)} in the original, {pairs(new)} in the optimized net"
+            )
+    return None
+
+
+def verify_nets(
+    original: caffe2_pb2.NetDef,
+    optimized: caffe2_pb2.NetDef,
+    *,
+    order: Sequence[int] | None = None,
+    random_orders: int = 0,
+) -> tuple[list[str], list[str], list[str]]:
+    """Run every check that applies; return ``(passed, failed, skipped)`` messages.
+
+    Execution equivalence always applies.  Graph equality and the in-place
+    check apply where the op order is unchanged (``order`` None and the same
+    ops in the same positions, and graph equality is then also what tells a
+    same-looking reordering apart).  With a known ``order`` (the original
+    index of each optimized op), the in-place check runs on that
+    correspondence.
+    """
+    from memonger.netdef.verify import (
+        graph_difference,
+        inplace_difference,
+        verify_execution_equivalence,
+    )
+
+    passed: list[str] = []
+    failed: list[str] = []
+    skipped: list[str] = []
+    result = verify_execution_equivalence(original, optimized, random_orders=random_orders)
+    what = "execution equivalence"
+    if random_orders:
+        what += f" ({result.orders_checked} orders)"
+    if result.ok:
+        passed.append(what)
+    else:
+        failed.append(f"{what}: {result.message}")
+    if order is not None and list(order) != list(range(len(original.op))):
+        skipped.append("graph equality (ops reordered)")
+        problem = _inplace_by_order(original, optimized, order)
+        (failed if problem else passed).append(
+            f"in-place blobs: {problem}" if problem else "in-place blobs"
+        )
+        return passed, failed, skipped
+    if not _same_op_order(original, optimized):
+        skipped.append("graph equality and in-place blobs (ops reordered)")
+        return passed, failed, skipped
+    graph = graph_difference(original, optimized)
+    if graph is None:
+        passed.append("graph equality")
+    elif result.ok and order is None:
+        # Equivalent, yet producers moved: ops of one kind were reordered.
+        skipped.append(f"graph equality (ops reordered: {graph})")
+        return passed, failed, skipped
+    else:
+        failed.append(f"graph equality: {graph}")
+    inplace = inplace_difference(original, optimized)
+    if inplace is None:
+        passed.append("in-place blobs")
+    else:
+        failed.append(f"in-place blobs: {inplace}")
+    return passed, failed, skipped
+
+
+def check_result(original: caffe2_pb2.NetDef, result: OptimizeResult) -> None:
+    """Verify ``result`` against ``original``; raise :class:`CheckFailed` when unsafe."""
+    start = time.perf_counter()
+    dag = result.label in ("dag", "grad")
+    passed, failed, _ = verify_nets(
+        original,
+        result.net,
+        order=result.order if result.order is not None else None,
+        random_orders=DAG_RANDOM_ORDERS if dag else 0,
+    )
+    result.verify_seconds = time.perf_counter() - start
+    if failed:
+        raise CheckFailed(f"{result.label} result failed its checks: {failed[0]}")
+    result.checks = passed
+
+
+# ---------------------------------------------------------------------------
+# Subcommands
+# ---------------------------------------------------------------------------
+
+
+def _add_size_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("blob sizes")
+    g.add_argument(
+        "--shapes",
+        metavar="FILE",
+        help="blob sizes: a shape file {blob: {shape, dtype, bytes}} or {blob: bytes} "
+        "(JSON, optionally gzipped)",
+    )
+    g.add_argument(
+        "--init-net",
+        metavar="FILE",
+        help="parameter init net whose fill ops give weight shapes (with --input)",
+    )
+    g.add_argument(
+        "--input",
+        metavar="NAME=DIMS[:DTYPE]",
+        action="append",
+        type=_parse_input,
+        help="shape of a data input for shape inference, e.g. data=32,3,224,224 or "
+        "label=32:int32 (repeatable)",
+    )
+
+
+def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
+    from memonger.netdef.io import save_net
+
+    net = _load(args.net)
+    sizes = _sizes_from_args(args, net)
+    if (args.plot or args.report) and sizes is None:
+        raise CommandError(
+            "--report and --plot need blob sizes (--shapes, or --init-net with --input)"
+        )
+    static = _names(args.static)
+    result = optimize_net(
+        net,
+        mode=args.mode,
+        algorithm=args.algorithm,
+        ordering=args.ordering,
+        sizes=sizes,
+        static=static,
+        losses=_names(args.loss) or None,
+        param_grads=_names(args.param_grad) if args.param_grad else None,
+        namescope=args.namescope,
+        share_activations=args.share_activations,
+        input_blobs=_names(args.input_blob),
+        time_limit=args.time_limit,
+        show_progress=sys.stderr.isatty() and not args.quiet,
+    )
+    check_result(net, result)
+    m = measure(net, result, sizes)
+    save_net(result.net, args.output, format=args.format)
+    if args.report or args.plot:
+        from memonger.netdef.demo import report_row
+        from memonger.stats.report import MemoryReport
+
+        assert sizes is not None
+        extra: dict[str, str | int | float | bool | None] = {
+            "mode": args.mode,
+            "output": args.output,
+            "reordered": result.order is not None,
+            "checks": "; ".join(result.checks),
+        }
+        if args.mode == "interference":
+            extra.update(algorithm=args.algorithm, ordering=args.ordering)
+        row = report_row(os.path.basename(args.net), net, result, sizes, extra=extra)
+        report = MemoryReport((row,), title=f"memonger optimize {args.net}")
+        if args.report:
+            report.write_json(args.report)
+        if args.plot:
+            report.plot(args.plot)
+    if not args.quiet:
+        _print_summary(out, args.net, result, m)
+        out.write(f"wrote {args.output}\n")
+    return EXIT_OK
+
+
+def _print_summary(out: TextIO, path: str, result: OptimizeResult, m: Measure) -> None:
+    out.write(
+        f"{path}: {m.ops} ops, produced blobs {m.blobs_before} -> {m.blobs_after} "
+        f"({result.label}, {result.seconds:.2f} s)\n"
+    )
+    if m.naive_bytes is not None:
+        ratio = m.plan_over_peak
+        out.write(
+            f"  naive {format_bytes(m.naive_bytes)}, plan {format_bytes(m.plan_bytes)}, "
+            f"peak live {format_bytes(m.peak_bytes)}"
+            + (f", plan/peak {ratio:.3f}" if ratio is not None else "")
+            + "\n"
+        )
+    out.write(f"  verified: {', '.join(result.checks)} ({result.verify_seconds:.2f} s)\n")
+
+
+def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    from memonger.stats import compute_timeline, estimate_memory_usage
+
+    net = _load(args.net)
+    sizes = _sizes_from_args(args, net)
+    produced = _produced(net)
+    info: dict[str, Any] = {
+        "net": args.net,
+        "name": net.name,
+        "ops": len(net.op),
+        "external_inputs": len(net.external_input),
+        "external_outputs": len(net.external_output),
+        "produced_blobs": len(produced),
+        "blobs": len(
+            {b for op in net.op for b in (*op.input, *op.output)} | set(net.external_input)
+        ),
+        "gradient_ops": sum(1 for op in net.op if op.is_gradient_op),
+    }
+    if sizes is not None:
+        timeline = compute_timeline(net, sizes)
+        device = _device(args.device, net)
+        estimate = estimate_memory_usage(net, sizes=sizes, devicescope=device)
+        peak_op = net.op[timeline.peak_position] if timeline.peak_position >= 0 else None
+        info.update(
+            {
+                "naive_bytes": timeline.total_nbytes,
+                "peak_live_bytes": timeline.peak_nbytes,
+                "peak_position": timeline.peak_position,
+                "peak_op_type": peak_op.type if peak_op is not None else None,
+                "peak_blobs": [[b, n] for b, n in timeline.peak_blobs[: args.top]],
+                "peak_blob_count": len(timeline.peak_blobs),
+                "estimate": {
+                    "device": list(device),
+                    "total_bytes": estimate.total,
+                    "highwater_bytes": estimate.highwater,
+                    "by_op_type": dict(
+                        sorted(estimate.by_op_type.items(), key=lambda kv: (-kv[1], kv[0]))
+                    ),
+                },
+            }
+        )
+    if args.json:
+        out.write(json.dumps(info, indent=2) + "\n")
+        return EXIT_OK
+    out.write(
+        f"{args.net}: net {net.name!r}, {info['ops']} ops ({info['gradient_ops']} gradient ops)\n"
+    )
+    out.write(
+        f"  blobs: {info['blobs']} ({info['produced_blobs']} produced, "
+        f"{info['external_inputs']} external inputs, {info['external_outputs']} external outputs)\n"
+    )
+    if sizes is None:
+        out.write("  bytes: unknown (give --shapes, or --init-net with --input)\n")
+        return EXIT_OK
+    out.write(
+        f"  naive bytes (every produced blob its own buffer): {format_bytes(info['naive_bytes'])}\n"
+    )
+    out.write(
+        f"  peak live bytes (program order, the lower bound): "
+        f"{format_bytes(info['peak_live_bytes'])} at op #{info['peak_position']} "
+        f"{info['peak_op_type']}\n"
+    )
+    out.write(
+        f"  top blobs at the peak ({len(info['peak_blobs'])} of {info['peak_blob_count']}):\n"
+    )
+    for blob, n in info["peak_blobs"]:
+        out.write(f"    {format_bytes(n):>12}  {blob}\n")
+    est = info["estimate"]
+    out.write(
+        f"  estimated allocation on device {tuple(est['device'])}: total "
+        f"{format_bytes(est['total_bytes'])}, high water {format_bytes(est['highwater_bytes'])}\n"
+    )
+    out.write("  by op type:\n")
+    for op_type, n in list(est["by_op_type"].items())[: args.top]:
+        out.write(f"    {format_bytes(n):>12}  {op_type}\n")
+    return EXIT_OK
+
+
+def _device(text: str | None, net: caffe2_pb2.NetDef) -> tuple[int, int]:
+    if text is None:
+        for op in net.op:
+            if op.HasField("device_option"):
+                d = op.device_option
+                return (0, 0) if d.device_type == 0 else (d.device_type, d.device_id)
+        return (0, 0)
+    kind, _, index = text.partition(":")
+    types = {"cpu": 0, "cuda": 1, "gpu": 1, "hip": 6}
+    if kind.lower() not in types:
+        raise CommandError(f"unknown device {text!r} (use cpu, cuda:N or hip:N)")
+    try:
+        number = int(index) if index else 0
+    except ValueError:
+        raise CommandError(f"bad device index in {text!r}") from None
+    return (0, 0) if types[kind.lower()] == 0 else (types[kind.lower()], number)
+
+
+def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    original = _load(args.original, "original net")
+    optimized = _load(args.optimized, "optimized net")
+    passed, failed, skipped = verify_nets(original, optimized, random_orders=args.random_orders)
+    if not args.quiet:
+        for line in passed:
+            out.write(f"ok      {line}\n")
+        for line in skipped:
+            out.write(f"skipped {line}\n")
+        for line in failed:
+            out.write(f"FAILED  {line}\n")
+    if failed:
+        sys.stderr.write(f"memonger: not equivalent: {failed[0]}\n")
+        return EXIT_NOT_EQUIVALENT
+    if not args.quiet:
+        out.write(f"{args.optimized} is a safe rewrite of {args.original}\n")
+    return EXIT_OK
+
+
+def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    from memonger.netdef.demo import run_demo
+
+    return run_demo(
+        small=args.small,
+        plot=args.plot,
+        out_dir=args.out,
+        time_limit=args.time_limit,
+        batch_size=args.batch_size,
+        stream=out,
+        show_progress=sys.stderr.isatty(),
+    )
+
+
+_OPTIMIZE_EPILOG = """\
+examples:
+  memonger optimize train.pb -o train_opt.pb --shapes train.shapes.json
+  memonger optimize train.pb -o train_opt.pb --algorithm dp --time-limit 10 \\
+      --init-net init.pb --input data=32,3,224,224 --input label=32:int32
+  memonger optimize train.pb -o train_opt.pbtxt --mode grad --namescope gpu_0/ \\
+      --report report.json --plot timeline.png --shapes train.shapes.json
+  memonger optimize predict.pb -o predict_opt.pb --mode dag --input-blob data
+
+modes:
+  interference  reorder (--ordering), compute live ranges, share buffers with
+                --algorithm greedy (Caffe2's rule) or dp (optimal within
+                --time-limit); never shares external inputs/outputs
+  dag           every intermediate blob, safe under any execution order of a
+                DAG executor (inference nets only)
+  grad          gradient blobs of a training net, DAG-safe (share_grad_blobs);
+                losses and parameter gradients found unless given
+  fast          one linear scan in program order
+
+The result is checked by symbolic execution (under random valid orders for
+dag/grad) and written only if it is equivalent (exit status 1 otherwise).
+"""
+
+_STATS_EPILOG = """\
+examples:
+  memonger stats train.pb
+  memonger stats train.pb --shapes train.shapes.json --top 5
+  memonger stats train.pb --init-net init.pb --input data=32,3,224,224 --json
+"""
+
+_VERIFY_EPILOG = """\
+examples:
+  memonger verify train.pb train_opt.pb
+  memonger verify predict.pb predict_opt.pb --random-orders 50
+
+Exit status 0 when every check that applies holds, 1 when one fails.
+"""
+
+_DEMO_EPILOG = """\
+examples:
+  memonger demo
+  memonger demo --small --plot /tmp/demo.png
+  memonger demo --out results/
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``memonger`` command."""
+    parser = argparse.ArgumentParser(
+        prog="memonger",
+        description="Static memory optimizer for Caffe2 nets: share the buffers of "
+        "blobs whose lifetimes never overlap, and prove the rewrite safe.",
+        epilog="run 'memonger COMMAND --help' for a command's options and examples",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    fmt = argparse.RawDescriptionHelpFormatter
+
+    p = sub.add_parser(
+        "optimize",
+        help="share blob buffers and write the verified net",
+        description="Optimize a net's memory and write the result (verified first).",
+        epilog=_OPTIMIZE_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("net", metavar="NET", help="the net (binary or text NetDef)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write it")
+    p.add_argument(
+        "--mode", choices=MODES, default="interference", help="how to share (default: interference)"
+    )
+    p.add_argument(
+        "--algorithm",
+        choices=ALGORITHMS,
+        default="greedy",
+        help="interference assignment algorithm (default: greedy)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="time budget of the dp search and the memory ordering",
+    )
+    p.add_argument(
+        "--ordering",
+        choices=ORDERINGS,
+        default="program",
+        help="interference op order (default: program)",
+    )
+    p.add_argument(
+        "--static",
+        action="append",
+        metavar="NAMES",
+        help="blobs never shared or renamed (comma-separated, repeatable)",
+    )
+    p.add_argument(
+        "--loss",
+        action="append",
+        metavar="NAMES",
+        help="grad mode: loss blobs (default: the blobs gradient seeds are filled from)",
+    )
+    p.add_argument(
+        "--param-grad",
+        action="append",
+        metavar="NAMES",
+        help="grad mode: parameter gradients (default: external outputs named <param>_grad)",
+    )
+    p.add_argument(
+        "--input-blob",
+        action="append",
+        metavar="NAMES",
+        help="dag mode: data inputs fed by the caller",
+    )
+    p.add_argument(
+        "--namescope",
+        default="",
+        metavar="SCOPE",
+        help="grad mode: the name scope to share in; dag/fast: prefix of buffer names",
+    )
+    p.add_argument(
+        "--share-activations", action="store_true", help="grad mode: also share forward activations"
+    )
+    _add_size_options(p)
+    p.add_argument(
+        "--format",
+        choices=("binary", "text"),
+        default=None,
+        help="output format (default: from the suffix, .pbtxt/.txt is text)",
+    )
+    p.add_argument("--report", metavar="FILE.json", help="write a JSON report")
+    p.add_argument("--plot", metavar="FILE.png", help="write a live-bytes timeline plot")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(run=_cmd_optimize)
+
+    p = sub.add_parser(
+        "stats",
+        help="blobs, naive/peak bytes, what a run allocates",
+        description="Memory statistics of a net.",
+        epilog=_STATS_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("net", metavar="NET", help="the net (binary or text NetDef)")
+    _add_size_options(p)
+    p.add_argument(
+        "--top",
+        type=int,
+        default=10,
+        metavar="K",
+        help="how many blobs and op types to list (default: 10)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        metavar="DEV",
+        help="device of the allocation estimate: cpu, cuda:N (default: "
+        "that of the first op with a device option)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(run=_cmd_stats)
+
+    p = sub.add_parser(
+        "verify",
+        help="check that a rewritten net computes what the original does",
+        description="Check an optimized net against its original: execution "
+        "equivalence, plus graph equality and in-place blobs where the op order is "
+        "unchanged.",
+        epilog=_VERIFY_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument("original", metavar="ORIGINAL")
+    p.add_argument("optimized", metavar="OPTIMIZED")
+    p.add_argument(
+        "--random-orders",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run N random valid concurrent orders (DAG nets)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="only the exit status")
+    p.set_defaults(run=_cmd_verify)
+
+    p = sub.add_parser(
+        "demo",
+        help="optimize ResNet-50's training net with every mode",
+        description="Build ResNet-50's training net (forward and gradient ops, as "
+        "Caffe2's model helpers make it), size it by shape inference, optimize it with "
+        "every mode, print a before/after table and write a timeline plot.",
+        epilog=_DEMO_EPILOG,
+        formatter_class=fmt,
+    )
+    p.add_argument(
+        "--small",
+        action="store_true",
+        help="a small ResNet (width 8, 32x32 images) for a quick run",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        default=None,
+        help="plot file (default: demo_timeline.png in --out or here)",
+    )
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        default=None,
+        help="also write the nets, their shapes and a JSON report there",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="budget of the dp search (default: 5, 1 with --small)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=None,
+        metavar="N",
+        help="batch size (default: 32, 2 with --small)",
+    )
+    p.set_defaults(run=_cmd_demo)
+    return parser
+
+
+def _error(message: str) -> None:
+    text = " ".join(str(message).split()) or "failed"
+    sys.stderr.write(f"memonger: error: {text}\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``memonger`` command; return its exit status.
+
+    Examples
+    --------
+    >>> main(["verify", "/nonexistent/a.pb", "/nonexistent/b.pb"])
+    2
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help or a usage error
+        return int(exc.code) if isinstance(exc.code, int) else EXIT_ERROR
+    from memonger.alloc import AllocError
+    from memonger.graph import GraphError
+    from memonger.netdef.errors import NetDefError
+    from memonger.stats import StatsError
+
+    try:
+        status: int = args.run(args, sys.stdout)
+        return status
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_INTERRUPTED
+    except CheckFailed as exc:
+        _error(f"{exc}; nothing written")
+        return EXIT_NOT_EQUIVALENT
+    except (CommandError, NetDefError, StatsError, AllocError, GraphError) as exc:
+        _error(str(exc))
+        return EXIT_ERROR
+    except BrokenPipeError:  # pragma: no cover - output closed early (| head)
+        return EXIT_OK
+    except OSError as exc:
+        where = f": {exc.filename}" if exc.filename else ""
+        _error(f"{exc.strerror or exc}{where}")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
