@@ -14,10 +14,12 @@ from hypothesis import strategies as st
 
 from memonger import graph
 from memonger.alloc import AssignmentAlgorithm
+from memonger.graph.testing import RandomNet, nets
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import VerificationError
 from memonger.netdef.nested import outer_references
 from memonger.netdef.rewrite import Optimization, blob_devices, net_accesses, optimize_interference
+from memonger.netdef.verify import graph_difference, verify_graph_equality, verify_inplace_blobs
 
 Ordering = Callable[["nx.DiGraph[Any]"], Iterable[int]]
 
@@ -382,54 +384,48 @@ def test_verification_catches_a_bad_ordering_function_result() -> None:
 
 
 def test_graph_equality_when_order_is_unchanged() -> None:
-    verify = pytest.importorskip("memonger.netdef.verify")
     net = mlp_with_gradients()
     opt = optimize_interference(net, [])
-    if [op.name for op in opt.net.op] == [op.name for op in net.op]:
-        assert verify.verify_graph_equality(net, opt.net)
-    assert verify.verify_inplace_blobs(net, opt.net)
+    assert [op.name for op in opt.net.op] == [op.name for op in net.op]
+    assert verify_graph_equality(net, opt.net), graph_difference(net, opt.net)
+    assert verify_inplace_blobs(net, opt.net)
 
 
 # --------------------------------------------------------------------------
 # Properties on random nets.
 
 
-@st.composite
-def random_netdefs(draw: st.DrawFn) -> caffe2_pb2.NetDef:
-    """Random nets with rewrites of blobs, in-place ops and two devices."""
-    n_inputs = draw(st.integers(1, 3))
-    inputs = [f"in{i}" for i in range(n_inputs)]
-    net = caffe2_pb2.NetDef(external_input=inputs)
-    readable = list(inputs)
-    produced: list[str] = []
-    for i in range(draw(st.integers(1, 20))):
-        ins = draw(st.lists(st.sampled_from(readable), min_size=1, max_size=3))
-        outs: list[str] = []
-        for _ in range(draw(st.integers(1, 2))):
-            if produced and draw(st.integers(0, 4)) == 0:
-                out = draw(st.sampled_from(produced))  # a rewrite, maybe in place
-            else:
-                out = f"b{len(produced)}"
-                produced.append(out)
-                readable.append(out)
-            if out not in outs:
-                outs.append(out)
-        device = draw(st.sampled_from([None, None, 0, 1]))
-        add_op(net, "Op", ins, outs, device=device)
-        net.op[i].name = f"op{i}"
-    externals = draw(st.lists(st.sampled_from(produced), unique=True, max_size=3))
-    net.external_output.extend(externals)
+def to_netdef(random_net: RandomNet, devices: list[int | None]) -> caffe2_pb2.NetDef:
+    """A NetDef with the ops of a RandomNet, each on the CPU or a GPU (or unset)."""
+    net = caffe2_pb2.NetDef(
+        external_input=random_net.external_input, external_output=random_net.external_output
+    )
+    for op, device in zip(random_net.op, devices, strict=False):
+        new = add_op(net, op.type, list(op.input), list(op.output), device=device)
+        new.control_input.extend(op.control_input)
     return net
 
 
+@st.composite
+def random_netdefs(draw: st.DrawFn) -> tuple[caffe2_pb2.NetDef, dict[str, int] | None]:
+    """Random nets from memonger.graph.testing, with rewrites, in-place ops and two devices."""
+    random_net = draw(nets(max_ops=20, sizes=draw(st.booleans())))
+    n = len(random_net.op)
+    devices = draw(st.lists(st.sampled_from([None, None, 0, 1]), min_size=n, max_size=n))
+    return to_netdef(random_net, devices), random_net.blob_sizes
+
+
 @settings(deadline=None)
-@given(net=random_netdefs(), algo=st.sampled_from(ALGORITHMS), index=st.integers(0, 1))
+@given(drawn=random_netdefs(), algo=st.sampled_from(ALGORITHMS), index=st.integers(0, 1))
 def test_optimized_random_nets_are_equivalent(
-    net: caffe2_pb2.NetDef, algo: AssignmentAlgorithm, index: int
+    drawn: tuple[caffe2_pb2.NetDef, dict[str, int] | None], algo: AssignmentAlgorithm, index: int
 ) -> None:
+    net, sizes = drawn
     before = net.SerializeToString()
     static = {b for b in names_of(net) if b.endswith("3")}
-    opt = optimize_interference(net, static, ordering_function=ORDERINGS[index], algo=algo)
+    opt = optimize_interference(
+        net, static, ordering_function=ORDERINGS[index], blob_sizes=sizes, algo=algo
+    )
     assert net.SerializeToString() == before
     assert_equivalent(net, opt.net)
     fixed = static | set(net.external_input) | set(net.external_output)
@@ -443,6 +439,8 @@ def test_optimized_random_nets_are_equivalent(
             device.setdefault(b, op.device_option.device_type if op.type != "CopyGPUToCPU" else 0)
     for assignment in opt.assignments:
         assert len({device.get(b, -1) for b, _ in assignment}) == 1
+    if [op.name for op in opt.net.op] == [op.name for op in net.op]:
+        assert verify_graph_equality(net, opt.net), graph_difference(net, opt.net)
 
 
 def test_ordering_with_memory_aware_function() -> None:

@@ -292,7 +292,11 @@ def optimize_interference(
         groups.setdefault(devices.get(name, CPU), {})[name] = live
     assignments: list[Assignment] = []
     for group in groups.values():
-        assignments.extend(compute_assignments(group, fixed & group.keys(), algo))
+        static_here = fixed & group.keys()
+        assignments.extend(compute_assignments(group, static_here, algo))
+        # as in Caffe2, blobs that keep their own buffer come last, by last use
+        kept = sorted((name for name in group if name in static_here), key=lambda n: group[n].used)
+        assignments.extend([(name, group[name])] for name in kept)
     blob_assignments = compute_blob_assignments(assignments)
     leaked = fixed & blob_assignments.keys()
     if leaked:  # pragma: no cover - guards the allocator's contract
