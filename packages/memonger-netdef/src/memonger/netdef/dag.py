@@ -27,19 +27,19 @@ Three entry points, with Caffe2's names and signatures:
 
 from __future__ import annotations
 
+import bisect
 import math
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol, TypeAlias
-
-from google.protobuf import text_format
 
 from memonger.alloc import MissingSizeError
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import UnsupportedNetError
-from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, net_blob_names, parse_text_net
+from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, net_blob_names
+from memonger.netdef.rename import apply_assignments
 
 __all__ = [
     "SharingStats",
@@ -120,6 +120,16 @@ def _has_nested(op: caffe2_pb2.OperatorDef) -> bool:
     )
 
 
+def _written_names(net: caffe2_pb2.NetDef) -> set[str]:
+    """Blobs the ops of ``net`` (and of its nested nets) write."""
+    names: set[str] = set()
+    for op in net.op:
+        names.update(op.output)
+        for nested in nested_nets(op):
+            names |= _written_names(nested.net)
+    return names
+
+
 def _device_key(option: caffe2_pb2.DeviceOption) -> tuple[int, int]:
     return (option.device_type, option.device_id)
 
@@ -152,6 +162,7 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
     outer: set[str] | None = None
     reads: list[list[str]] = []
     writes: list[list[str]] = []
+    read_only: dict[int, set[str]] = {}  # outer blobs nested nets only read
     for op in ops:
         op_reads = list(dict.fromkeys(op.input))
         op_writes = list(dict.fromkeys(op.output))
@@ -162,11 +173,14 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
                     outer.update(o.input)
                     outer.update(o.output)
             refs: set[str] = set()
+            written: set[str] = set()
             for nested in nested_nets(op):
                 refs |= net_blob_names(nested.net) & outer
+                written |= _written_names(nested.net)
             extra = sorted(refs)
             op_reads += [b for b in extra if b not in op_reads]
             op_writes += [b for b in extra if b not in op_writes]
+            read_only[len(reads)] = refs - written - set(op.output)
         reads.append(op_reads)
         writes.append(op_writes)
 
@@ -214,7 +228,8 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
                         anc |= ancestors[r] | (1 << r)
             touches[b] = touches.get(b, 0) | bit
             last_touch[b] = i
-            last_write[b] = i
+            if i not in read_only or b not in read_only[i]:
+                last_write[b] = i
             if b not in first_write:
                 first_write[b] = i
                 device[b] = out_device
@@ -253,78 +268,156 @@ def _buffer_names(count: int, namescope: str, taken: Collection[str]) -> list[st
     return names
 
 
-def _rename_net(net: caffe2_pb2.NetDef, mapping: Mapping[str, str], *, top: bool) -> None:
-    """Rename blobs of ``net`` in place, recursing into nested nets (design 3.5)."""
-    for op in net.op:
-        renamed_here: list[str] = []
-        for field in (op.input, op.output, op.control_input):
-            for j, b in enumerate(field):
-                new = mapping.get(b)
-                if new is not None:
-                    field[j] = new
-                    renamed_here.append(b)
-        for arg in op.arg:
-            if arg.HasField("n"):
-                renamed_here += _rename_nested(arg.n, mapping)
-            elif arg.name in NESTED_NET_ARGS and arg.HasField("s"):
-                inner = parse_text_net(arg.s, f"op {op.name or op.type!r} argument {arg.name!r}")
-                found = _rename_nested(inner, mapping)
-                if found:
-                    arg.s = text_format.MessageToString(inner).encode("utf-8")
-                renamed_here += found
-            for sub in arg.nets:
-                renamed_here += _rename_nested(sub, mapping)
-        if op.type.startswith("RecurrentNetwork"):
-            existing = {a.name for a in op.arg}
-            for b in dict.fromkeys(renamed_here):
-                key = f"{b}.rename"
-                if key not in existing:
-                    op.arg.add(name=key, s=mapping[b].encode("utf-8"))
-                    existing.add(key)
-    if not top:
-        for field in (net.external_input, net.external_output):
-            for j, b in enumerate(field):
-                new = mapping.get(b)
-                if new is not None:
-                    field[j] = new
-
-
-def _rename_nested(net: caffe2_pb2.NetDef, mapping: Mapping[str, str]) -> list[str]:
-    found = sorted(net_blob_names(net) & mapping.keys())
-    if found:
-        _rename_net(net, {b: mapping[b] for b in found}, top=False)
-    return found
-
-
-def _apply_renames(net: caffe2_pb2.NetDef, mapping: Mapping[str, str]) -> caffe2_pb2.NetDef:
-    """A copy of ``net`` with blobs renamed by ``mapping`` (nested nets included)."""
-    result = caffe2_pb2.NetDef()
-    result.CopyFrom(net)
-    if mapping:
-        _rename_net(result, mapping, top=True)
-    return result
-
-
-def _best_fit(
-    candidates: Sequence[_Buffer], need: int | None
-) -> _Buffer:  # candidates is never empty
-    if need is None:
-        return min(candidates, key=lambda c: (-c.count, c.index))
-    fitting = [c for c in candidates if c.size >= need]
-    if fitting:
-        return min(fitting, key=lambda c: (c.size, -c.count, c.index))
-    return min(candidates, key=lambda c: (-c.size, c.index))
-
-
-@dataclass
+@dataclass(eq=False)
 class _Buffer:
+    """A buffer being filled by a planner: its members in order of first write."""
+
     index: int
     device: tuple[int, int]
     size: int
-    count: int
-    mask: int
-    last: int
     members: list[str]
+    mask: int = 0
+    last: int = 0
+    firsts: list[int] = field(default_factory=list)
+    lasts: list[int] = field(default_factory=list)
+
+
+def _best_fit(candidates: Sequence[_Buffer], need: int | None) -> _Buffer:
+    """The free buffer to reuse: best size fit, else the most reused (never empty)."""
+    if need is None:
+        return min(candidates, key=lambda c: (-len(c.members), c.index))
+    fitting = [c for c in candidates if c.size >= need]
+    if fitting:
+        return min(fitting, key=lambda c: (c.size, -len(c.members), c.index))
+    return min(candidates, key=lambda c: (-c.size, c.index))
+
+
+def _plan_online(
+    info: _Analysis, blobs: Sequence[str], sizes: Mapping[str, int] | None, *, dag: bool
+) -> list[list[str]]:
+    """Walk the program order; each new blob takes a free buffer (best fit)."""
+    by_op: dict[int, list[str]] = {}
+    for b in blobs:
+        by_op.setdefault(info.first_write[b], []).append(b)
+    pool: list[_Buffer] = []
+    release: dict[int, list[_Buffer]] = {}
+    buffers: list[_Buffer] = []
+    for i in sorted(by_op):
+        for j in sorted(k for k in release if k < i):
+            pool.extend(release.pop(j))
+        not_anc = ~info.ancestors[i] if dag else 0
+        for b in by_op[i]:
+            need = None if sizes is None else sizes.get(b, 1)
+            dev = info.device[b]
+            candidates = [c for c in pool if c.device == dev and not (c.mask & not_anc)]
+            if candidates:
+                buf = _best_fit(candidates, need)
+                pool.remove(buf)
+                buf.members.append(b)
+                if need is not None and need > buf.size:
+                    buf.size = need
+            else:
+                buf = _Buffer(len(buffers), dev, need or 0, [b])
+                buffers.append(buf)
+            if dag:
+                buf.mask = info.touches[b]
+            buf.last = info.last_touch[b]
+            release.setdefault(buf.last, []).append(buf)
+    return [buf.members for buf in buffers]
+
+
+def _plan_by_size(
+    info: _Analysis, blobs: Sequence[str], sizes: Mapping[str, int], *, dag: bool
+) -> list[list[str]]:
+    """Place blobs largest first into the smallest buffer whose members they fit between.
+
+    A buffer's members are totally ordered ("entirely before" is transitive),
+    so a blob fits when it comes after its predecessor in first-write order
+    and before its successor.
+    """
+    first = info.first_write
+    touches = info.touches
+    last = info.last_touch
+    ancestors = info.ancestors
+    position = {b: k for k, b in enumerate(blobs)}
+    order = sorted(blobs, key=lambda b: (-sizes.get(b, 1), position[b]))
+    by_device: dict[tuple[int, int], list[_Buffer]] = {}
+    buffers: list[_Buffer] = []
+    for b in order:
+        f = first[b]
+        end = last[b]
+        mask_b = touches[b]
+        not_anc_b = ~ancestors[f] if dag else 0
+        same = by_device.setdefault(info.device[b], [])
+        for buf in reversed(same):
+            firsts = buf.firsts
+            lasts = buf.lasts
+            k = bisect.bisect_right(firsts, f)
+            # In program order the neighbours must end before b starts and
+            # start after b ends; in DAG order they must also be ancestors.
+            if k > 0 and lasts[k - 1] >= f:
+                continue
+            if k < len(firsts) and end >= firsts[k]:
+                continue
+            if dag:
+                if k > 0 and touches[buf.members[k - 1]] & not_anc_b:
+                    continue
+                if k < len(firsts) and mask_b & ~ancestors[firsts[k]]:
+                    continue
+            firsts.insert(k, f)
+            lasts.insert(k, end)
+            buf.members.insert(k, b)
+            break
+        else:
+            buf = _Buffer(len(buffers), info.device[b], sizes.get(b, 1), [b])
+            buf.firsts = [f]
+            buf.lasts = [end]
+            buffers.append(buf)
+            same.append(buf)
+    return [buf.members for buf in buffers]
+
+
+def _plan_bytes(groups: Iterable[Sequence[str]], sizes: Mapping[str, int]) -> int:
+    return sum(max(sizes.get(b, 1) for b in group) for group in groups)
+
+
+def _plan(
+    info: _Analysis, blobs: Sequence[str], sizes: Mapping[str, int] | None, *, dag: bool
+) -> list[list[str]]:
+    """Group shareable blobs into buffers: the better of two greedy plans with sizes."""
+    groups = _plan_online(info, blobs, sizes, dag=dag)
+    if sizes is not None:
+        other = _plan_by_size(info, blobs, sizes, dag=dag)
+        if _plan_bytes(other, sizes) < _plan_bytes(groups, sizes):
+            groups = other
+    return groups
+
+
+def _shareable_blobs(
+    net: caffe2_pb2.NetDef, info: _Analysis, shareable: Callable[[str], bool], keep: set[str]
+) -> list[str]:
+    """Blobs that may be renamed, in order of first write (then output position)."""
+    blocked = keep | info.read_before_write | info.final | info.control
+    blocked |= set(net.external_input) | set(net.external_output)
+    found: list[str] = []
+    for i, writes in enumerate(info.writes):
+        for b in writes:
+            if info.first_write.get(b) == i and b not in blocked and shareable(b):
+                found.append(b)
+    return found
+
+
+def _rewrite(
+    net: caffe2_pb2.NetDef, groups: Iterable[Sequence[str]], order: Sequence[str], namescope: str
+) -> caffe2_pb2.NetDef:
+    """Rename every blob of a group of two or more to the group's buffer name."""
+    position = {b: k for k, b in enumerate(order)}
+    shared = sorted((g for g in groups if len(g) > 1), key=lambda g: min(position[b] for b in g))
+    if not shared:
+        return apply_assignments(net, {})
+    names = _buffer_names(len(shared), namescope, net_blob_names(net))
+    mapping = {b: name for group, name in zip(shared, names, strict=True) for b in group}
+    return apply_assignments(net, mapping)
 
 
 # ---------------------------------------------------------------------------
@@ -341,45 +434,9 @@ def _recycle_dag(
     sizes: Mapping[str, int] | None,
 ) -> caffe2_pb2.NetDef:
     info = _analyze(net)
-    blocked = keep | info.read_before_write | info.final | info.control
-    blocked |= set(net.external_input) | set(net.external_output)
-    pool: list[_Buffer] = []
-    release: dict[int, list[_Buffer]] = {}
-    buffers: list[_Buffer] = []
-    for i in range(len(net.op)):
-        freed = release.pop(i - 1, None)
-        if freed:
-            pool.extend(freed)
-        outputs = [b for b in info.writes[i] if info.first_write.get(b) == i]
-        if not outputs:
-            continue
-        not_anc = ~info.ancestors[i]
-        for b in outputs:
-            if b in blocked or not shareable(b):
-                continue
-            need = None if sizes is None else sizes.get(b, 1)
-            dev = info.device[b]
-            candidates = [c for c in pool if c.device == dev and not (c.mask & not_anc)]
-            if candidates:
-                buf = _best_fit(candidates, need)
-                pool.remove(buf)
-                buf.count += 1
-                buf.members.append(b)
-                if need is not None and need > buf.size:
-                    buf.size = need
-            else:
-                buf = _Buffer(len(buffers), dev, need or 0, 1, 0, 0, [b])
-                buffers.append(buf)
-            buf.mask = info.touches[b]
-            buf.last = info.last_touch[b]
-            release.setdefault(buf.last, []).append(buf)
-    shared = [buf for buf in buffers if buf.count > 1]
-    if not shared:
-        return _apply_renames(net, {})
-    taken = net_blob_names(net)
-    names = _buffer_names(len(shared), namescope, taken)
-    mapping = {b: name for buf, name in zip(shared, names, strict=True) for b in buf.members}
-    return _apply_renames(net, mapping)
+    blobs = _shareable_blobs(net, info, shareable, keep)
+    groups = _plan(info, blobs, sizes, dag=True)
+    return _rewrite(net, groups, blobs, namescope)
 
 
 def compute_blob_recycling_for_dag(
@@ -451,6 +508,10 @@ def _is_gradient_op(op: caffe2_pb2.OperatorDef) -> bool:
     return op.is_gradient_op or op.type.endswith("Gradient")
 
 
+def _is_grad_name(b: str) -> bool:
+    return b.endswith("_grad") or _AUTOSPLIT.search(b) is not None
+
+
 def share_grad_blobs(
     net: NetLike,
     losses: Iterable[str],
@@ -463,12 +524,18 @@ def share_grad_blobs(
     """Share the buffers of gradient blobs in a training net (Torch's ``shareGradInput``).
 
     Shareable are the gradient blobs in the name scope -- names ending in
-    ``_grad`` that start with ``namescope`` or ``"_" + namescope`` and are not
-    parameter gradients -- and their auto-split partial gradients
-    (``_<scope>x_grad_autosplit_<k>``); with ``share_activations``, also every
-    other blob in the scope that an op produces (forward activations).  The
-    sharing is safe for every execution order of the DAG executor (see
-    :func:`compute_blob_recycling_for_dag`).
+    ``_grad`` (or written in the backward pass by an op flagged
+    ``is_gradient_op``) that start with ``namescope`` or ``"_" + namescope``
+    and are not parameter gradients -- and their auto-split partial gradients
+    (``_<scope>x_grad_autosplit_<k>``).  The backward pass begins at the
+    first op that reads a loss, writes a gradient or is a ``*Gradient`` op.
+    With ``share_activations``, also the forward activations in the scope:
+    blobs written before the backward pass, except the network's head
+    (from the second-to-last op that reads a parameter on), which callers
+    usually fetch.  The sharing is safe for every execution order of the DAG
+    executor (see :func:`compute_blob_recycling_for_dag`); the losses,
+    parameter gradients, ``dont_share_blobs``, external blobs and final
+    results keep their names.
 
     Parameters
     ----------
@@ -519,20 +586,46 @@ def share_grad_blobs(
     def in_scope(b: str) -> bool:
         return not scope or b.startswith((scope, underscored))
 
+    ops = proto.op
+    grad_written: set[str] = set()
+    first_backward = len(ops)
+    for i, op in enumerate(ops):
+        if (
+            op.type.endswith("Gradient")
+            or any(_is_grad_name(b) for b in op.output)
+            or any(b in loss_names for b in op.input)
+        ):
+            first_backward = i
+            break
+    for op in ops[first_backward:]:
+        if _is_gradient_op(op):
+            grad_written.update(op.output)
+
     def is_grad_blob(b: str) -> bool:
         if not in_scope(b) or b in grads:
             return False
-        if b.endswith("_grad"):
+        if b.endswith("_grad") or b in grad_written:
             return True
         return b.startswith(underscored) and _AUTOSPLIT.search(b) is not None
 
+    shareable: Callable[[str], bool] = is_grad_blob
     if share_activations:
+        # The network's head (from the second-to-last layer with parameters
+        # on) is usually fetched by callers, as Caffe2 assumed: keep it.
+        layers = [
+            i
+            for i in range(first_backward)
+            if any(
+                b + "_grad" in grads or b in (o + "_w" for o in ops[i].output) for b in ops[i].input
+            )
+        ]
+        head = layers[-2] if len(layers) >= 2 else (layers[0] if layers else first_backward)
+        activations: set[str] = set()
+        for i in range(head):
+            activations.update(b for b in ops[i].output if in_scope(b) and b not in grads)
 
         def shareable(b: str) -> bool:
-            return is_grad_blob(b) or (in_scope(b) and b not in grads)
-
-    else:
-        shareable = is_grad_blob
+            return is_grad_blob(b) or b in activations
 
     return _recycle_dag(
         proto,
@@ -547,6 +640,8 @@ def optimize_inference_for_dag(
     net: NetLike,
     input_blobs: Iterable[str],
     namescope: str = "",
+    *,
+    blob_shapes: Mapping[str, BlobSize] | None = None,
 ) -> caffe2_pb2.NetDef:
     """Share the buffers of every intermediate blob of an inference net run as a DAG.
 
@@ -562,6 +657,8 @@ def optimize_inference_for_dag(
         The data inputs fed by the caller; never renamed.
     namescope : str, optional
         Prefix of the generated buffer names.
+    blob_shapes : mapping of str to shape or int, optional
+        Shapes (or sizes) used to pick the best-fitting free buffer.
 
     Returns
     -------
@@ -609,7 +706,7 @@ def optimize_inference_for_dag(
         lambda b: b not in external,
         namescope=namescope,
         keep=inputs,
-        sizes=None,
+        sizes=_sizes(blob_shapes),
     )
 
 

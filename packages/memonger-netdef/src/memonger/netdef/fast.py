@@ -23,15 +23,13 @@ from memonger.netdef.dag import (
     BlobSize,
     NetLike,
     _analyze,
-    _apply_renames,
-    _best_fit,
-    _Buffer,
-    _buffer_names,
     _names,
+    _plan,
     _proto,
+    _rewrite,
+    _shareable_blobs,
     _sizes,
 )
-from memonger.netdef.nested import net_blob_names
 
 __all__ = ["optimize_inference_fast"]
 
@@ -84,36 +82,6 @@ def optimize_inference_fast(
     static = _names(static_blobs, "static_blobs")
     sizes = _sizes(blob_shapes)
     info = _analyze(proto, need_ancestors=False)
-    blocked = static | info.read_before_write | info.final | info.control
-    blocked |= set(proto.external_input) | set(proto.external_output)
-    pool: list[_Buffer] = []
-    release: dict[int, list[_Buffer]] = {}
-    buffers: list[_Buffer] = []
-    for i in range(len(proto.op)):
-        freed = release.pop(i - 1, None)
-        if freed:
-            pool.extend(freed)
-        for b in info.writes[i]:
-            if info.first_write.get(b) != i or b in blocked:
-                continue
-            need = None if sizes is None else sizes.get(b, 1)
-            dev = info.device[b]
-            candidates = [c for c in pool if c.device == dev]
-            if candidates:
-                buf = _best_fit(candidates, need)
-                pool.remove(buf)
-                buf.count += 1
-                buf.members.append(b)
-                if need is not None and need > buf.size:
-                    buf.size = need
-            else:
-                buf = _Buffer(len(buffers), dev, need or 0, 1, 0, 0, [b])
-                buffers.append(buf)
-            buf.last = info.last_touch[b]
-            release.setdefault(buf.last, []).append(buf)
-    shared = [buf for buf in buffers if buf.count > 1]
-    if not shared:
-        return _apply_renames(proto, {})
-    names = _buffer_names(len(shared), namescope, net_blob_names(proto))
-    mapping = {b: name for buf, name in zip(shared, names, strict=True) for b in buf.members}
-    return _apply_renames(proto, mapping)
+    blobs = _shareable_blobs(proto, info, lambda _: True, static)
+    groups = _plan(info, blobs, sizes, dag=False)
+    return _rewrite(proto, groups, blobs, namescope)
