@@ -28,7 +28,7 @@ from memonger.alloc import (
 from memonger.graph import compute_interference_graph, topological_sort_traversal
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import VerificationError
-from memonger.netdef.nested import outer_references
+from memonger.netdef.nested import net_blob_names, nested_nets
 from memonger.netdef.rename import apply_assignments, as_netdef
 
 __all__ = [
@@ -134,7 +134,10 @@ def net_accesses(net: caffe2_pb2.NetDef) -> list[OpAccess]:
                     outer.update(other.input)
                     outer.update(other.output)
                     outer.update(other.control_input)
-            refs = outer_references(op, outer)
+            refs: set[str] = set()
+            for nested in nested_nets(op):
+                refs.update(net_blob_names(nested.net))
+            refs &= outer
             if refs:
                 ordered = sorted(refs)
                 reads.extend(ordered)
