@@ -56,9 +56,12 @@ def infer_one(
 # --------------------------------------------------------------------------------------
 
 F = "float"
-CASES: list[
-    tuple[str, caffe2_pb2.OperatorDef, dict[str, Shape], dict[str, str], dict[str, Any]]
-] = [
+Case = tuple[str, caffe2_pb2.OperatorDef, dict[str, Shape], dict[str, str], dict[str, Any]]
+UNARY_CASES: list[Case] = [
+    (f"unary_{t}", make_op(t, ["x"], ["y"]), {"x": (2, 3, 4)}, {}, {"y": ((2, 3, 4), F)})
+    for t in ("Relu", "Sigmoid", "Tanh", "Softmax", "LeakyRelu", "Elu", "Copy", "Alias")
+]
+CASES: list[Case] = [
     (
         "conv_alexnet_stride4",  # (224 - 11) // 4 + 1 = 54
         make_op("Conv", ["x", "w", "b"], ["y"], kernel=11, stride=4),
@@ -261,16 +264,7 @@ CASES: list[
         {},
         {"y": ((4, 7), F)},
     ),
-    *[
-        (
-            f"unary_{t}",
-            make_op(t, ["x"], ["y"]),
-            {"x": (2, 3, 4)},
-            {},
-            {"y": ((2, 3, 4), F)},
-        )
-        for t in ("Relu", "Sigmoid", "Tanh", "Softmax", "LeakyRelu", "Elu", "Copy", "Alias")
-    ],
+    *UNARY_CASES,
     (
         "prelu",
         make_op("PRelu", ["x", "slope"], ["y"]),
@@ -1339,3 +1333,12 @@ def test_reshape_preserves_element_count(dims: list[int], data: st.DataObject) -
         expected *= d
     assert count == expected
     assert result.shapes["old"] == (len(dims),)
+
+
+def test_concat_split_info_known_even_when_an_input_is_not() -> None:
+    net = make_net(make_op("Concat", ["a", "b"], ["y", "info"]))
+    result = infer_shapes(net, {"a": (1, 2, 3)})
+    assert result.shapes["info"] == (2,)
+    assert result.dtypes["info"] == "int32"
+    assert result.unknown["y"].startswith("Concat")
+    assert "'b'" in result.unknown["y"]

@@ -744,7 +744,12 @@ def _concat_axis(ctx: OpContext) -> int:
 def _concat(ctx: OpContext) -> Outputs:
     if ctx.num_inputs == 0:
         raise ctx.fail("needs at least one input")
-    infos = [ctx.input(i) for i in range(ctx.num_inputs)]
+    split_info = TensorInfo((ctx.num_inputs,), "int32")
+    try:
+        infos = [ctx.input(i) for i in range(ctx.num_inputs)]
+    except UnknownShape as exc:  # the split info is known anyway
+        unknown: list[TensorInfo | str | None] = [str(exc), split_info]
+        return unknown[: ctx.num_outputs]
     first = infos[0].shape
     add_axis = ctx.arg_int("add_axis", 0)
     axis = ctx.axis(_concat_axis(ctx), len(first) + (1 if add_axis else 0))
@@ -764,7 +769,6 @@ def _concat(ctx: OpContext) -> Outputs:
     else:
         total = sum(info.shape[axis] for info in infos)
         out = (*first[:axis], total, *first[axis + 1 :])
-    split_info = TensorInfo((len(infos),), "int32")
     outs: list[TensorInfo | str | None] = [TensorInfo(out, infos[0].dtype), split_info]
     return outs[: ctx.num_outputs]
 
