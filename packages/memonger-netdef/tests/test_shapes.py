@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from memonger.netdef import caffe2_pb2
@@ -1304,8 +1304,7 @@ def _caffe_pool_count(size: int, kernel: int, stride: int, pad: int) -> int:
     pad=st.integers(0, 2),
 )
 def test_caffe_legacy_pooling_matches_oracle(size: int, kernel: int, stride: int, pad: int) -> None:
-    if pad >= kernel or size + 2 * pad < kernel:
-        return
+    assume(pad < kernel <= size + 2 * pad)  # Caffe requires pad < kernel
     op = make_op("MaxPool", ["x"], ["y"], kernel=kernel, stride=stride, pad=pad, legacy_pad=3)
     shape = infer_one(op, {"x": (1, 1, size, size)}).shapes["y"]
     expected = _caffe_pool_count(size, kernel, stride, pad)
@@ -1342,3 +1341,24 @@ def test_concat_split_info_known_even_when_an_input_is_not() -> None:
     assert result.dtypes["info"] == "int32"
     assert result.unknown["y"].startswith("Concat")
     assert "'b'" in result.unknown["y"]
+
+
+def test_resnet_training_net_fully_sized() -> None:
+    from memonger.netdef.models import small_resnet_training
+
+    model = small_resnet_training(namescope="gpu_0/")
+    result = infer_shapes(
+        model.net, model.input_shapes, init_net=model.init_net, input_types=model.input_dtypes
+    )
+    assert result.unknown == {}
+    assert result == infer_shapes(
+        model.net, model.input_shapes, model.weight_shapes, input_types=model.input_dtypes
+    )
+    for grad in model.param_grads:
+        assert result.shapes[grad] == result.shapes[grad.removesuffix("_grad")]
+    for blob, shape in result.shapes.items():
+        for base in gradient_bases(blob):
+            if base in result.shapes:
+                assert shape == result.shapes[base], blob
+    assert result.shapes["gpu_0/loss"] == ()
+    assert result.dtypes["gpu_0/label"] == "int32"
