@@ -14,7 +14,7 @@ from __future__ import annotations
 import enum
 import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, SupportsIndex
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class DataType(enum.IntEnum):
     DOUBLE = 13
 
 
-DTypeLike = int | str | DataType | np.dtype[Any] | type
+DTypeLike = int | str | DataType | np.integer[Any] | np.dtype[Any] | type
 """Anything :func:`dtype_nbytes` accepts as a dtype."""
 
 _NBYTES: dict[DataType, int] = {
@@ -207,7 +207,7 @@ def _dim(value: object, shape: object) -> int:
     return dim
 
 
-def blob_nbytes(shape: Iterable[int], dtype: DTypeLike = DataType.FLOAT) -> int:
+def blob_nbytes(shape: Iterable[SupportsIndex], dtype: DTypeLike = DataType.FLOAT) -> int:
     """Return the size in bytes of a blob of ``shape`` and ``dtype``.
 
     The product is taken with Python integers, so huge shapes never overflow.

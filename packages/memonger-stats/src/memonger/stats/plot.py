@@ -76,7 +76,7 @@ def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int
     def scaled(values: Any) -> Any:
         # one more point so that the last op's step has a width
         array = np.asarray(values, dtype=np.float64) / scale
-        return np.append(array, array[-1:]) if len(array) else array
+        return np.append(array, array[-1:] if len(array) else [0.0])
 
     fig = figure_cls(figsize=(width / dpi, height / dpi), dpi=dpi)
     canvas_cls(fig)

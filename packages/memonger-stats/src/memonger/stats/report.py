@@ -305,6 +305,9 @@ class MemoryReport:
             phases.update(dict.fromkeys(row.seconds))
             extras.update(dict.fromkeys(row.extra))
         header = ["net", "ops", "blobs", "buffers", "naive", "plan", "peak", "plan/peak", "saved"]
+        algorithms = any(row.algorithm is not None for row in self.nets)
+        if algorithms:
+            header.append("algorithm")
         header += [f"{p} s" for p in phases] + list(extras)
         lines = [header]
         for row in self.nets:
@@ -320,6 +323,9 @@ class MemoryReport:
                 "-" if ratio is None else f"{ratio:.3f}",
                 f"{100 * row.saving_ratio:.1f}%",
             ]
+            if algorithms:
+                optimal = {True: " (optimal)", False: "", None: ""}[row.optimal]
+                cells.append(f"{row.algorithm or '-'}{optimal}")
             cells += [f"{row.seconds[p]:.3f}" if p in row.seconds else "-" for p in phases]
             cells += [_cell(row.extra.get(k)) for k in extras]
             lines.append(cells)

@@ -33,10 +33,11 @@ class Timeline:
     """Memory over op positions.
 
     ``live_nbytes[p]`` is the total size of the blobs live at position ``p``;
-    ``allocated_nbytes[p]`` is the total size of the blobs first written at or
-    before ``p`` (what a runtime that never frees holds; it ends at the naive
-    bytes of the net).  Both are read-only numpy integer arrays (``object``
-    dtype of Python ints when the totals exceed 2**62 bytes).
+    ``allocated_nbytes[p]`` is the total size of the blobs live at some position
+    up to ``p`` (what a runtime that allocates on first write and never frees
+    holds; it ends at the naive bytes of the net).  Both are read-only numpy
+    integer arrays (``object`` dtype of Python ints when the totals exceed
+    2**62 bytes).
 
     Examples
     --------
