@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 
 import pytest
@@ -14,6 +13,7 @@ from memonger.netdef.models import (
     resnet_training,
     small_resnet_training,
 )
+from memonger.netdef.shapes import infer_shapes
 
 
 @pytest.fixture(scope="module")
@@ -214,18 +214,10 @@ def test_deterministic_and_validated() -> None:
         resnet_training(batch_size=0)
 
 
-_HAS_SHAPES = importlib.util.find_spec("memonger.netdef.shapes") is not None
-
-
-@pytest.mark.skipif(not _HAS_SHAPES, reason="memonger.netdef.shapes not available yet")
 def test_infer_shapes_sizes_every_blob(resnet50: TrainingNet) -> None:
-    from memonger.netdef import shapes
-
-    result = shapes.infer_shapes(
-        resnet50.net, resnet50.input_shapes, weight_shapes=resnet50.weight_shapes
-    )
-    inferred = dict(result.shapes)
-    assert not list(result.unknown)
+    result = infer_shapes(resnet50.net, resnet50.input_shapes, weight_shapes=resnet50.weight_shapes)
+    inferred = result.shapes
+    assert result.unknown == {}
     every = {b for op in resnet50.net.op for b in (*op.input, *op.output)}
     assert every <= set(inferred)
     assert tuple(inferred["pool1"]) == (32, 64, 56, 56)
@@ -240,10 +232,15 @@ def test_infer_shapes_sizes_every_blob(resnet50: TrainingNet) -> None:
     assert tuple(inferred["comp_0_spatbn_1_sm"]) == (64,)
 
 
-@pytest.mark.skipif(not _HAS_SHAPES, reason="memonger.netdef.shapes not available yet")
 def test_infer_shapes_from_init_net(small: TrainingNet) -> None:
-    from memonger.netdef import shapes
-
-    result = shapes.infer_shapes(small.net, small.input_shapes, init_net=small.init_net)
-    assert not list(result.unknown)
-    assert tuple(dict(result.shapes)["comp_4_sum_3"]) == (2, 256, 1, 1)
+    result = infer_shapes(
+        small.net,
+        small.input_shapes,
+        init_net=small.init_net,
+        input_types=dict(small.input_dtypes),
+    )
+    assert result.unknown == {}
+    assert result.shapes["comp_4_sum_3"] == (2, 256, 1, 1)
+    assert result.shapes["comp_4_conv_2_w_grad"] == (64, 64, 3, 3)
+    assert result.dtypes["label"] == "int32"
+    assert result.dtypes["softmax"] == "float"

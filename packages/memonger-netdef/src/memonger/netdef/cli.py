@@ -148,6 +148,17 @@ def _load(path: str, what: str = "net") -> caffe2_pb2.NetDef:
     return load_net(path)
 
 
+def _check_writable(path: str) -> None:
+    """Fail early when ``path`` cannot be written (before any long work)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise CommandError(f"output path is a directory: {path}")
+    if not os.path.isdir(directory):
+        raise CommandError(f"output directory does not exist: {directory}")
+    if not os.access(directory, os.W_OK):
+        raise CommandError(f"output directory is not writable: {directory}")
+
+
 def _sizes_from_args(args: argparse.Namespace, net: caffe2_pb2.NetDef) -> dict[str, int] | None:
     """Blob sizes from ``--shapes`` and/or ``--init-net`` + ``--input`` (None without)."""
     sizes: dict[str, int] | None = None
@@ -655,6 +666,9 @@ def _add_size_options(p: argparse.ArgumentParser) -> None:
 def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
     from memonger.netdef.io import save_net
 
+    for target in (args.output, args.report, args.plot):
+        if target:
+            _check_writable(target)
     net = _load(args.net)
     sizes = _sizes_from_args(args, net)
     if (args.plot or args.report) and sizes is None:

@@ -237,9 +237,7 @@ def run_demo(
     except MissingDependencyError:
         if plot:  # asked for explicitly: an error
             raise
-        out.write(
-            "no plot: matplotlib is not installed (pip install 'memonger-stats[plot]')\n"
-        )
+        out.write("no plot: matplotlib is not installed (pip install 'memonger-stats[plot]')\n")
     else:
         out.write(f"wrote {plot_path}\n")
 

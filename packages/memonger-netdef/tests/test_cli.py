@@ -1,0 +1,467 @@
+"""Tests of the ``memonger`` command (memonger.netdef.cli), run in-process."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from memonger.netdef import caffe2_pb2, cli
+from memonger.netdef.cli import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_EQUIVALENT,
+    EXIT_OK,
+    main,
+)
+from memonger.netdef.errors import NameCollisionError
+from memonger.netdef.io import load_net, save_net
+from memonger.netdef.models import small_resnet_training
+from memonger.netdef.shapes import infer_shapes
+
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A small ResNet training net, its init net, a shape file and an inference net."""
+    tmp = tmp_path_factory.mktemp("nets")
+    model = small_resnet_training()
+    save_net(model.net, tmp / "train.pb")
+    save_net(model.init_net, tmp / "init.pb")
+    inferred = infer_shapes(
+        model.net,
+        model.input_shapes,
+        weight_shapes=model.weight_shapes,
+        input_types=dict(model.input_dtypes),
+    )
+    shapes = {
+        b: {"shape": list(s), "dtype": inferred.dtypes[b], "bytes": inferred.nbytes(b)}
+        for b, s in inferred.shapes.items()
+    }
+    (tmp / "train.shapes.json").write_text(json.dumps(shapes))
+    sizes = {b: e["bytes"] for b, e in shapes.items()}
+    (tmp / "train.sizes.json").write_text(json.dumps(sizes))
+    # Forward ops only: an inference net for the dag mode.
+    seed = next(i for i, op in enumerate(model.net.op) if op.type == "ConstantFill")
+    forward = caffe2_pb2.NetDef(name="forward")
+    forward.op.extend(model.net.op[:seed])
+    forward.external_input.extend(model.net.external_input)
+    forward.external_output.extend(["softmax", "loss"])
+    save_net(forward, tmp / "forward.pb")
+    return {
+        "dir": tmp,
+        "train": tmp / "train.pb",
+        "init": tmp / "init.pb",
+        "shapes": tmp / "train.shapes.json",
+        "sizes": tmp / "train.sizes.json",
+        "forward": tmp / "forward.pb",
+    }
+
+
+def _stderr_line(err: str) -> str:
+    lines = err.splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.mark.parametrize("command", ["optimize", "stats", "verify", "demo"])
+def test_help_with_examples(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([command, "--help"]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "examples:" in out
+    assert f"memonger {command}" in out
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == EXIT_ERROR
+    assert "usage: memonger" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        [],
+        ["--algorithm", "dp", "--time-limit", "1"],
+        ["--ordering", "longest-path"],
+        ["--ordering", "memory", "--time-limit", "1"],
+        ["--algorithm", "dp", "--ordering", "memory", "--time-limit", "1"],
+        ["--mode", "grad"],
+        ["--mode", "grad", "--share-activations", "--namescope", ""],
+        ["--mode", "fast"],
+    ],
+    ids=lambda o: " ".join(o) or "default",
+)
+def test_optimize_then_verify_accepts(
+    files: dict[str, Path],
+    tmp_path: Path,
+    options: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    out = tmp_path / "opt.pb"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    assert main([*args, *options]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert captured.err == ""  # no progress output when stderr is not a terminal
+    assert "verified: execution equivalence" in captured.out
+    assert f"wrote {out}" in captured.out
+    optimized = load_net(out)
+    original = load_net(files["train"])
+    produced = {b for op in original.op for b in op.output}
+    renamed = {b for op in optimized.op for b in op.output}
+    assert len(renamed) < len(produced)
+    assert list(optimized.external_input) == list(original.external_input)
+    assert list(optimized.external_output) == list(original.external_output)
+    assert main(["verify", str(files["train"]), str(out)]) == EXIT_OK
+    assert "is a safe rewrite" in capsys.readouterr().out
+
+
+def test_optimize_dag_mode_on_inference_net(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "forward_opt.pb"
+    args = ["optimize", str(files["forward"]), "-o", str(out), "--mode", "dag"]
+    assert main([*args, "--input-blob", "data", "--shapes", str(files["sizes"])]) == EXIT_OK
+    assert "orders)" in capsys.readouterr().out  # checked under random DAG orders
+    optimized = load_net(out)
+    assert any(b.endswith("_shared") for op in optimized.op for b in op.output)
+    assert main(["verify", str(files["forward"]), str(out), "--random-orders", "5"]) == EXIT_OK
+
+
+def test_dag_mode_rejects_training_net(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "x.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out), "--mode", "dag"]) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert line.startswith("memonger: error: ")
+    assert "gradient op" in line
+    assert not out.exists()
+
+
+def test_sizes_from_init_net_and_inputs(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "opt.pbtxt"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--init-net", str(files["init"])]
+    args += ["--input", "data=2,3,32,32", "--input", "label=2:int32"]
+    assert main(args) == EXIT_OK
+    with_inference = capsys.readouterr().out
+    assert out.read_bytes().lstrip().startswith(b"name:")  # text format from the suffix
+    out2 = tmp_path / "opt2.pb"
+    args2 = ["optimize", str(files["train"]), "-o", str(out2), "--shapes", str(files["shapes"])]
+    assert main(args2) == EXIT_OK
+    with_file = capsys.readouterr().out
+    # The same sizes either way: the same plan line.
+    assert with_inference.splitlines()[1] == with_file.splitlines()[1]
+    assert load_net(out) == load_net(out2)
+
+
+def test_format_option(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "opt.bin"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--format", "text", "-q"]
+    assert main(args) == EXIT_OK
+    assert out.read_bytes().lstrip().startswith(b"name:")
+    load_net(out)
+
+
+def test_static_blobs_are_kept(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "opt.pb"
+    keep = ["comp_0_conv_1", "pool1_grad"]
+    args = ["optimize", str(files["train"]), "-o", str(out), "-q", "--static", ",".join(keep)]
+    assert main(args) == EXIT_OK
+    outputs = [b for op in load_net(out).op for b in op.output]
+    original = [b for op in load_net(files["train"]).op for b in op.output]
+    for name in keep:
+        assert outputs.count(name) == original.count(name)
+
+
+def test_quiet_prints_nothing(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "opt.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out), "-q"]) == EXIT_OK
+    assert capsys.readouterr() == ("", "")
+    assert main(["verify", "-q", str(files["train"]), str(out)]) == EXIT_OK
+    assert capsys.readouterr() == ("", "")
+
+
+def _rewire(path: Path, target: Path) -> None:
+    net = load_net(path)
+    # The first op reading a produced blob now reads an older produced blob.
+    for op in net.op[5:]:
+        produced_before = [b for o in net.op[: list(net.op).index(op)] for b in o.output]
+        if op.input and op.input[0] in produced_before:
+            other = next(b for b in produced_before if b != op.input[0])
+            op.input[0] = other
+            break
+    save_net(net, target)
+
+
+def test_verify_rejects_a_rewired_input(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "opt.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out), "-q"]) == EXIT_OK
+    bad = tmp_path / "rewired.pb"
+    _rewire(out, bad)
+    assert main(["verify", str(files["train"]), str(bad)]) == EXIT_NOT_EQUIVALENT
+    captured = capsys.readouterr()
+    assert "FAILED  execution equivalence" in captured.out
+    assert _stderr_line(captured.err).startswith("memonger: not equivalent: ")
+    # The original itself, rewired, is rejected as well.
+    bad2 = tmp_path / "rewired2.pb"
+    _rewire(files["train"], bad2)
+    assert main(["verify", "-q", str(files["train"]), str(bad2)]) == EXIT_NOT_EQUIVALENT
+
+
+def test_optimize_refuses_to_write_a_failing_net(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bad = tmp_path / "rewired.pb"
+    _rewire(files["train"], bad)
+    real = cli.optimize_net
+
+    def broken(net: caffe2_pb2.NetDef, **kwargs: object) -> cli.OptimizeResult:
+        result = real(net, **kwargs)  # type: ignore[arg-type]
+        result.net = load_net(bad)
+        return result
+
+    monkeypatch.setattr(cli, "optimize_net", broken)
+    out = tmp_path / "out.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out)]) == EXIT_NOT_EQUIVALENT
+    captured = capsys.readouterr()
+    line = _stderr_line(captured.err)
+    assert line.startswith("memonger: error: interference/greedy result failed its checks")
+    assert line.endswith("nothing written")
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [bad]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "net file not found"),
+        (b"", "empty"),
+        (b"this is not a net \x00\xff\xfe", "not a NetDef"),
+        (b"garbage", "not a NetDef"),
+    ],
+    ids=["missing", "empty", "binary-garbage", "text-garbage"],
+)
+@pytest.mark.parametrize("command", ["optimize", "stats", "verify"])
+def test_bad_input_files(
+    tmp_path: Path,
+    files: dict[str, Path],
+    content: bytes | None,
+    message: str,
+    command: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "in.pb"
+    if content is not None:
+        path.write_bytes(content)
+    out = tmp_path / "out.pb"
+    argv = {
+        "optimize": ["optimize", str(path), "-o", str(out)],
+        "stats": ["stats", str(path)],
+        "verify": ["verify", str(files["train"]), str(path)],
+    }[command]
+    assert main(argv) == EXIT_ERROR
+    captured = capsys.readouterr()
+    line = _stderr_line(captured.err)
+    assert line.startswith("memonger: error: ")
+    assert message in line
+    assert not out.exists()
+
+
+def test_truncated_net(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "trunc.pb"
+    path.write_bytes(files["train"].read_bytes()[:-7])
+    out = tmp_path / "out.pb"
+    assert main(["optimize", str(path), "-o", str(out)]) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert str(path) in line
+    assert not out.exists()
+
+
+def test_missing_sizes(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"data": 24576, "conv1": 16384}))
+    out = tmp_path / "out.pb"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(partial)]
+    assert main(args) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert "no size for" in line
+    assert "'conv1_spatbn_relu'" in line
+    assert not out.exists()
+    assert main([*args[:4], "--shapes", str(tmp_path / "none.json")]) == EXIT_ERROR
+    assert "shape file not found" in _stderr_line(capsys.readouterr().err)
+    # Inference that cannot size the net (no init net, no weights): also one line.
+    args = ["optimize", str(files["train"]), "-o", str(out), "--input", "data=2,3,32,32"]
+    assert main(args) == EXIT_ERROR
+    assert "could not size" in _stderr_line(capsys.readouterr().err)
+
+
+def test_report_and_plot_need_sizes(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.pb"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--report", str(tmp_path / "r.json")]
+    assert main(args) == EXIT_ERROR
+    assert "need blob sizes" in _stderr_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_unwritable_output(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "no" / "such" / "dir" / "out.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out)]) == EXIT_ERROR
+    assert "output directory does not exist" in _stderr_line(capsys.readouterr().err)
+    assert main(["optimize", str(files["train"]), "-o", str(tmp_path)]) == EXIT_ERROR
+    assert "is a directory" in _stderr_line(capsys.readouterr().err)
+
+
+def test_name_collision_is_one_line(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def collide(*_args: object, **_kwargs: object) -> None:
+        raise NameCollisionError("buffer name 'x__m0_shared' collides with blob 'x__m0_shared'")
+
+    monkeypatch.setattr(cli, "optimize_net", collide)
+    out = tmp_path / "out.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out)]) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert line == ("memonger: error: buffer name 'x__m0_shared' collides with blob 'x__m0_shared'")
+    assert not out.exists()
+
+
+def test_interrupt(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def interrupted(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "check_result", interrupted)
+    out = tmp_path / "out.pb"
+    assert main(["optimize", str(files["train"]), "-o", str(out)]) == EXIT_INTERRUPTED
+    assert _stderr_line(capsys.readouterr().err) == "memonger: error: interrupted"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_losses_for_grad_mode(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.pb"
+    args = ["optimize", str(files["forward"]), "-o", str(out), "--mode", "grad"]
+    assert main(args) == EXIT_ERROR
+    assert "--loss" in _stderr_line(capsys.readouterr().err)
+
+
+def test_report_json(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.pb"
+    report = tmp_path / "report.json"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    assert main([*args, "--algorithm", "dp", "--report", str(report)]) == EXIT_OK
+    data = json.loads(report.read_text())
+    assert data["schema"] == "memonger.report"
+    (row,) = data["nets"]
+    for key in (
+        "ops",
+        "blobs_before",
+        "blobs_after",
+        "naive_bytes",
+        "plan_bytes",
+        "peak_bytes",
+        "plan_peak_ratio",
+        "seconds",
+        "timeline_original",
+        "timeline_optimized",
+    ):
+        assert key in row, key
+    assert row["extra"]["mode"] == "interference"
+    assert row["extra"]["algorithm"] == "dp"
+    assert row["peak_bytes"] <= row["plan_bytes"] <= row["naive_bytes"]
+    assert row["blobs_after"] < row["blobs_before"]
+    # The summary printed agrees with the report.
+    assert f"produced blobs {row['blobs_before']} -> {row['blobs_after']}" in (
+        capsys.readouterr().out
+    )
+
+
+@pytest.mark.skipif(not HAS_MATPLOTLIB, reason="matplotlib (memonger-stats[plot]) not installed")
+def test_plot_png(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out.pb"
+    plot = tmp_path / "timeline.png"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    assert main([*args, "-q", "--plot", str(plot)]) == EXIT_OK
+    data = plot.read_bytes()
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(data) > 10_000
+
+
+def test_stats(files: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["stats", str(files["train"])]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "131 ops (60 gradient ops)" in out
+    assert "237 produced" in out
+    assert "bytes: unknown" in out
+    args = ["stats", str(files["train"]), "--shapes", str(files["shapes"]), "--top", "3"]
+    assert main(args) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "peak live bytes" in out
+    assert "ConvGradient" in out
+    assert main([*args, "--json"]) == EXIT_OK
+    info = json.loads(capsys.readouterr().out)
+    assert info["ops"] == 131
+    assert info["produced_blobs"] == 237
+    assert len(info["peak_blobs"]) == 3
+    assert info["peak_live_bytes"] <= info["naive_bytes"]
+    assert info["estimate"]["total_bytes"] <= info["naive_bytes"]
+    assert sum(info["estimate"]["by_op_type"].values()) == info["estimate"]["total_bytes"]
+
+
+def test_stats_with_shape_inference(
+    files: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["stats", str(files["train"]), "--init-net", str(files["init"]), "--json"]
+    assert main([*args, "--input", "data=2,3,32,32", "--input", "label=2:int32"]) == EXIT_OK
+    by_inference = json.loads(capsys.readouterr().out)
+    assert main(["stats", str(files["train"]), "--shapes", str(files["shapes"]), "--json"]) == 0
+    by_file = json.loads(capsys.readouterr().out)
+    assert by_inference["naive_bytes"] == by_file["naive_bytes"]
+
+
+def test_bad_input_option(capsys: pytest.CaptureFixture[str], files: dict[str, Path]) -> None:
+    assert main(["stats", str(files["train"]), "--input", "data=2,x"]) == EXIT_ERROR
+    assert "bad dimensions" in capsys.readouterr().err
+
+
+def test_module_entry_point(files: dict[str, Path]) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "memonger.netdef", "stats", str(files["train"])],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "131 ops" in proc.stdout
