@@ -5,7 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from google.protobuf import text_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from memonger.graph.testing import RandomNet, nets
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import NetDefError, VerificationError
 from memonger.netdef.verify import (
@@ -427,3 +431,357 @@ def test_result_is_a_frozen_dataclass() -> None:
     assert isinstance(result, EquivalenceResult)
     with pytest.raises(AttributeError):
         result.ok = False  # type: ignore[misc]
+
+
+# --------------------------------------------------------------------------- orders and DAGs
+
+
+def diamond() -> caffe2_pb2.NetDef:
+    return make_net(
+        [
+            ("Relu", ["x"], ["a"]),
+            ("Sigmoid", ["x"], ["b"]),
+            ("Tanh", ["a"], ["c"]),
+            ("Exp", ["b"], ["d"]),
+            ("Sum", ["c", "d"], ["out"]),
+        ],
+        ["x"],
+        ["out"],
+    )
+
+
+def test_sharing_valid_in_program_order_but_not_as_a_dag() -> None:
+    net = diamond()
+    # Sequentially fine: a is dead once Tanh has read it, then Sigmoid writes into it.
+    sequential = reordered(renamed(net, {"b": "a"}), [0, 2, 1, 3, 4])
+    assert verify_execution_equivalence(net, sequential).ok
+    # Run as a DAG, Sigmoid may write a before Tanh reads it.
+    result = verify_execution_equivalence(net, sequential, random_orders=30, seed=1)
+    assert not result.ok
+    assert result.order is not None
+    assert sorted(result.order) == list(range(5))
+    assert result.orders_checked > 1
+    # Replaying the failing order alone finds the same divergence.
+    replay = verify_execution_equivalence(net, sequential, orders=[result.order])
+    assert replay.message == result.message
+
+
+def test_dag_safe_sharing_passes_random_orders() -> None:
+    net = make_net(
+        [
+            ("Relu", ["x"], ["a"]),
+            ("Tanh", ["a"], ["c"]),
+            ("Sigmoid", ["c"], ["b"]),  # b's writer comes after every user of a
+            ("Exp", ["b"], ["d"]),
+            ("Relu", ["x"], ["e"]),
+            ("Sum", ["c", "d", "e"], ["out"]),
+        ],
+        ["x"],
+        ["out"],
+    )
+    shared = renamed(net, {"b": "a"})
+    result = verify_execution_equivalence(net, shared, random_orders=30)
+    assert result.ok, result.message
+    assert result.orders_checked == 31
+
+
+def test_random_orders_are_deterministic_and_valid() -> None:
+    net = diamond()
+    first = verify_execution_equivalence(net, net, random_orders=20, seed=3)
+    second = verify_execution_equivalence(net, net, random_orders=20, seed=3)
+    assert first == second
+    assert first.ok
+
+
+def test_explicit_orders() -> None:
+    net = diamond()
+    assert verify_execution_equivalence(net, net, orders=[[1, 0, 3, 2, 4], (0, 1, 2, 3, 4)])
+    result = verify_execution_equivalence(net, net, orders=[[4, 0, 1, 2, 3]])
+    assert not result.ok
+    assert result.order == (4, 0, 1, 2, 3)
+    assert result.op_index == 4
+    with pytest.raises(ValueError, match="permutation"):
+        verify_execution_equivalence(net, net, orders=[[0, 1, 2]])
+    with pytest.raises(ValueError, match="permutation"):
+        verify_execution_equivalence(net, net, orders=[[0, 0, 1, 2, 3]])
+    with pytest.raises(ValueError, match="random_orders"):
+        verify_execution_equivalence(net, net, random_orders=-1)
+
+
+def test_free_ops_are_scheduled_after_their_readers() -> None:
+    net = diamond()
+    freed = renamed(net, {})
+    freed.op.insert(3, caffe2_pb2.OperatorDef(type="Free", input=["a"], output=["a"]))
+    result = verify_execution_equivalence(net, freed, random_orders=30)
+    assert result.ok, result.message
+
+
+# --------------------------------------------------------------------------- nested nets
+
+
+def recurrent_net(form: str) -> caffe2_pb2.NetDef:
+    """h0 is produced outside and read inside the step net of a RecurrentNetwork op."""
+    net = make_net(
+        [
+            ("FC", ["data", "w0"], ["h0"]),
+            ("Sigmoid", ["data"], ["s"]),
+            ("RecurrentNetwork", ["x"], ["seq"]),
+            ("Sum", ["seq", "s"], ["out"]),
+        ],
+        ["data", "w0", "x", "w"],
+        ["out"],
+    )
+    step = caffe2_pb2.NetDef(name="step", external_input=["x_t", "w", "h0"])
+    step.op.add(type="FC", input=["x_t", "w"], output=["y_t"])
+    step.op.add(type="Add", input=["y_t", "h0"], output=["seq"])
+    arg = net.op[2].arg.add(name="step_net")
+    if form == "n":
+        arg.n.CopyFrom(step)
+    else:
+        arg.s = text_format.MessageToString(step).encode()
+    return net
+
+
+def rename_in_step_net(net: caffe2_pb2.NetDef, mapping: dict[str, str]) -> None:
+    arg = net.op[2].arg[0]
+    step = caffe2_pb2.NetDef()
+    if arg.HasField("n"):
+        step.CopyFrom(arg.n)
+    else:
+        text_format.Parse(arg.s.decode(), step)
+    for op in step.op:
+        op.input[:] = [mapping.get(b, b) for b in op.input]
+        op.output[:] = [mapping.get(b, b) for b in op.output]
+    step.external_input[:] = [mapping.get(b, b) for b in step.external_input]
+    if arg.HasField("n"):
+        arg.n.CopyFrom(step)
+    else:
+        arg.s = text_format.MessageToString(step).encode()
+
+
+@pytest.mark.parametrize("form", ["n", "s"])
+def test_nested_reference_renamed_consistently(form: str) -> None:
+    net = recurrent_net(form)
+    assert verify_execution_equivalence(net, net).ok
+    optimized = renamed(net, {"h0": "m0"})
+    rename_in_step_net(optimized, {"h0": "m0"})
+    optimized.op[2].arg.add(name="h0.rename", s=b"m0")
+    result = verify_execution_equivalence(net, optimized)
+    assert result.ok, result.message
+
+
+@pytest.mark.parametrize("form", ["n", "s"])
+def test_nested_reference_renamed_outside_only(form: str) -> None:
+    net = recurrent_net(form)
+    optimized = renamed(net, {"h0": "m0"})
+    result = verify_execution_equivalence(net, optimized)
+    assert not result.ok
+    assert result.op_index == 2
+    assert result.op_type == "RecurrentNetwork"
+    assert "nested net" in result.message
+    assert "'h0'" in result.message
+
+
+@pytest.mark.parametrize("form", ["n", "s"])
+def test_nested_reference_renamed_to_another_blob(form: str) -> None:
+    net = recurrent_net(form)
+    optimized = renamed(net, {"h0": "m0"})
+    rename_in_step_net(optimized, {"h0": "s"})
+    result = verify_execution_equivalence(net, optimized)
+    assert not result.ok
+    assert result.op_index == 2
+    assert result.blob == "s"
+    assert result.expected == "op #0 FC output 0"
+    assert result.found == "op #1 Sigmoid output 0"
+
+
+@pytest.mark.parametrize("form", ["n", "s"])
+def test_nested_reference_shared_unsafely(form: str) -> None:
+    # s is written while h0 is still needed by the step net: they must not share.
+    net = recurrent_net(form)
+    optimized = renamed(net, {"s": "h0"})
+    result = verify_execution_equivalence(net, optimized)
+    assert not result.ok
+    assert result.op_index == 2
+    assert result.blob == "h0"
+    assert result.found == "op #1 Sigmoid output 0"
+
+
+def test_nested_net_writes_the_blobs_it_references() -> None:
+    # The op owning the step net counts as writing h0: a later reader sees its value.
+    net = recurrent_net("n")
+    net.op.add(type="Relu", input=["h0"], output=["r"])
+    net.external_output.append("r")
+    result = verify_execution_equivalence(net, net)
+    assert result.ok
+    moved = reordered(net, [0, 1, 4, 2, 3])  # Relu reads h0 before the op that rewrites it
+    result = verify_execution_equivalence(net, moved)
+    assert not result.ok
+    assert result.op_type == "Relu"
+    assert result.expected is not None
+    assert "RecurrentNetwork" in result.expected
+
+
+def test_if_op_with_then_and_else_nets() -> None:
+    net = make_net(
+        [("Relu", ["x"], ["a"]), ("If", ["cond"], []), ("Exp", ["a"], ["out"])],
+        ["x", "cond"],
+        ["out"],
+    )
+    then_net = net.op[1].arg.add(name="then_net").n
+    then_net.op.add(type="Copy", input=["a"], output=["a"])
+    else_net = net.op[1].arg.add(name="else_net").n
+    else_net.op.add(type="Sigmoid", input=["a"], output=["a"])
+    optimized = renamed(net, {"a": "m0"})
+    for arg in optimized.op[1].arg:
+        for op in arg.n.op:
+            op.input[:] = ["m0"]
+            op.output[:] = ["m0"]
+    assert verify_execution_equivalence(net, optimized)
+    optimized.op[1].arg[1].n.op[0].output[0] = "a"  # else branch writes the old name
+    result = verify_execution_equivalence(net, optimized)
+    assert not result.ok
+    assert "else_net" in result.message
+
+
+# --------------------------------------------------------------------------- properties
+
+
+def to_netdef(random_net: RandomNet) -> caffe2_pb2.NetDef:
+    net = caffe2_pb2.NetDef(
+        name="random",
+        external_input=random_net.external_input,
+        external_output=random_net.external_output,
+    )
+    for op in random_net.op:
+        net.op.add(
+            type=op.type,
+            name=op.name,
+            input=op.input,
+            output=op.output,
+            control_input=op.control_input,
+        )
+    return net
+
+
+def producers(net: caffe2_pb2.NetDef) -> tuple[list[list[object]], list[object]]:
+    """Oracle: who produced each value every op reads, and each external output's final value.
+
+    A plain interpreter over program order, independent of the code under test.
+    """
+    state: dict[str, object] = {}
+    reads = []
+    for i, op in enumerate(net.op):
+        names = [*op.input, *op.control_input]
+        reads.append([state.get(name, ("external", name)) for name in names])
+        for k, name in enumerate(op.output):
+            state[name] = (i, k)
+    final = [state.get(name, ("external", name)) for name in net.external_output]
+    return reads, final
+
+
+def oracle_equivalent(original: caffe2_pb2.NetDef, mutated: caffe2_pb2.NetDef) -> bool:
+    return producers(original) == producers(mutated)
+
+
+def blob_names(net: caffe2_pb2.NetDef) -> list[str]:
+    names = set(net.external_input) | set(net.external_output)
+    for op in net.op:
+        names.update(op.input)
+        names.update(op.output)
+        names.update(op.control_input)
+    return sorted(names)
+
+
+def split_live_range(net: caffe2_pb2.NetDef, op_index: int, blob: str, new: str) -> None:
+    """Rename the value ``blob`` written by op ``op_index`` (until the next write) to ``new``."""
+    op = net.op[op_index]
+    op.output[:] = [new if b == blob else b for b in op.output]
+    for later in net.op[op_index + 1 :]:
+        later.input[:] = [new if b == blob else b for b in later.input]
+        later.control_input[:] = [new if b == blob else b for b in later.control_input]
+        if blob in later.output:
+            break
+
+
+def conflicts(a: caffe2_pb2.OperatorDef, b: caffe2_pb2.OperatorDef) -> bool:
+    reads_a = {*a.input, *a.control_input}
+    reads_b = {*b.input, *b.control_input}
+    writes_a, writes_b = set(a.output), set(b.output)
+    return bool(writes_a & (reads_b | writes_b) or reads_a & writes_b)
+
+
+@st.composite
+def valid_orders(draw: st.DrawFn, net: caffe2_pb2.NetDef) -> list[int]:
+    """A random order keeping every dependency of program order (quadratic, as an oracle)."""
+    count = len(net.op)
+    before = {j: {i for i in range(j) if conflicts(net.op[i], net.op[j])} for j in range(count)}
+    order: list[int] = []
+    done: set[int] = set()
+    while len(order) < count:
+        ready = [j for j in range(count) if j not in done and before[j] <= done]
+        chosen = draw(st.sampled_from(ready))
+        order.append(chosen)
+        done.add(chosen)
+    return order
+
+
+@settings(max_examples=80)
+@given(nets(max_ops=10), st.data())
+def test_valid_renaming_and_reordering_are_equivalent(
+    random_net: RandomNet, data: st.DataObject
+) -> None:
+    net = to_netdef(random_net)
+    optimized = renamed(net, {})
+    # Give fresh names to some values written by ops that the caller cannot fetch.
+    externals = set(net.external_input) | set(net.external_output)
+    writes = [(i, b) for i, op in enumerate(net.op) for b in op.output if b not in externals]
+    for n, (i, blob) in enumerate(
+        data.draw(st.lists(st.sampled_from(writes), max_size=3)) if writes else []
+    ):
+        if blob in optimized.op[i].output:
+            split_live_range(optimized, i, blob, f"fresh{n}")
+    assert oracle_equivalent(net, optimized)
+    order = data.draw(valid_orders(optimized))
+    result = verify_execution_equivalence(net, reordered(optimized, order))
+    assert result.ok, result.message
+
+
+@settings(max_examples=120)
+@given(nets(max_ops=10), st.data())
+def test_mutations_are_judged_like_the_oracle(random_net: RandomNet, data: st.DataObject) -> None:
+    net = to_netdef(random_net)
+    names = [*blob_names(net), "fresh"]
+    mutated = renamed(net, {})
+    kind = data.draw(st.sampled_from(["rewire", "merge", "split"]))
+    if kind == "rewire":
+        slots = [
+            (i, field, j)
+            for i, op in enumerate(net.op)
+            for field in ("input", "control_input")
+            for j in range(len(getattr(op, field)))
+        ]
+        if not slots:
+            return
+        i, field, j = data.draw(st.sampled_from(slots))
+        getattr(mutated.op[i], field)[j] = data.draw(st.sampled_from(names))
+    elif kind == "merge":
+        old, new = data.draw(st.sampled_from(names)), data.draw(st.sampled_from(names))
+        for op in mutated.op:
+            for field in ("input", "output", "control_input"):
+                getattr(op, field)[:] = [new if b == old else b for b in getattr(op, field)]
+    else:
+        writes = [(i, b) for i, op in enumerate(net.op) for b in op.output]
+        i, blob = data.draw(st.sampled_from(writes))
+        split_live_range(mutated, i, blob, "fresh")
+    expected = oracle_equivalent(net, mutated)
+    result = verify_execution_equivalence(net, mutated)
+    assert result.ok == expected, (kind, result.message)
+    # Graph equality agrees, except that it also wants external blobs named alike everywhere.
+    externals = set(net.external_input) | set(net.external_output)
+    same_external_names = all(
+        [b for b in [*a.input, *a.output, *a.control_input] if b in externals]
+        == [b for b in [*b.input, *b.output, *b.control_input] if b in externals]
+        for a, b in zip(net.op, mutated.op, strict=True)
+    )
+    assert verify_graph_equality(net, mutated) == (expected and same_external_names)

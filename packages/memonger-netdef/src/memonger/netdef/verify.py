@@ -203,7 +203,8 @@ def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
     >>> _ = b.op.add(type="Relu", input=["x"], output=["y"])
     >>> _ = b.op.add(type="Sum", input=["y", "y"], output=["out"])
     >>> print(graph_difference(a, b))
-    op #2 Sum: input 0 ('y' / 'y') is written by op #0 in the first net but by op #1 in the second
+    op #2 Sum: input 0 ('y' / 'y') is written by op #0 output 0 in the first net but by op #1 \
+output 0 in the second
     """
     a, b = _as_netdef(net_a), _as_netdef(net_b)
     for field in ("external_input", "external_output"):
@@ -222,22 +223,24 @@ def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
             ("arguments", _argument_signature(op_a), _argument_signature(op_b)),
             ("number of inputs", len(op_a.input), len(op_b.input)),
             ("number of outputs", len(op_a.output), len(op_b.output)),
+            ("number of control inputs", len(op_a.control_input), len(op_b.control_input)),
         ):
             if value_a != value_b:
                 return f"op #{i} {_op_label(op_a)}: the {what} differs"
 
     externals_a = set(a.external_input) | set(a.external_output)
     externals_b = set(b.external_input) | set(b.external_output)
-    writer_a: dict[str, int] = {}
-    writer_b: dict[str, int] = {}
+    writer_a: dict[str, tuple[int, int]] = {}
+    writer_b: dict[str, tuple[int, int]] = {}
 
-    def producer(index: int | None) -> str:
-        return "outside the net" if index is None else f"op #{index}"
+    def producer(where: tuple[int, int] | None) -> str:
+        return "outside the net" if where is None else f"op #{where[0]} output {where[1]}"
 
     for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
         for kind, names_a, names_b in (
             ("input", op_a.input, op_b.input),
             ("output", op_a.output, op_b.output),
+            ("control input", op_a.control_input, op_b.control_input),
         ):
             for j, (name_a, name_b) in enumerate(zip(names_a, names_b, strict=True)):
                 if (name_a in externals_a or name_b in externals_b) and name_a != name_b:
@@ -245,18 +248,27 @@ def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
                         f"op #{i} {_op_label(op_a)}: {kind} {j} is {name_a!r} in the first net "
                         f"but {name_b!r} in the second (external blobs keep their names)"
                     )
-        for j, (name_a, name_b) in enumerate(zip(op_a.input, op_b.input, strict=True)):
-            parent_a, parent_b = writer_a.get(name_a), writer_b.get(name_b)
-            if parent_a != parent_b:
-                return (
-                    f"op #{i} {_op_label(op_a)}: input {j} ({name_a!r} / {name_b!r}) is written "
-                    f"by {producer(parent_a)} in the first net but by {producer(parent_b)} "
-                    "in the second"
-                )
-        for name in op_a.output:
-            writer_a[name] = i
-        for name in op_b.output:
-            writer_b[name] = i
+        for kind, names_a, names_b in (
+            ("input", op_a.input, op_b.input),
+            ("control input", op_a.control_input, op_b.control_input),
+        ):
+            for j, (name_a, name_b) in enumerate(zip(names_a, names_b, strict=True)):
+                parent_a, parent_b = writer_a.get(name_a), writer_b.get(name_b)
+                if parent_a is None and parent_b is None and name_a != name_b:
+                    return (
+                        f"op #{i} {_op_label(op_a)}: {kind} {j} reads {name_a!r} from outside "
+                        f"the first net but {name_b!r} from outside the second"
+                    )
+                if parent_a != parent_b:
+                    return (
+                        f"op #{i} {_op_label(op_a)}: {kind} {j} ({name_a!r} / {name_b!r}) is "
+                        f"written by {producer(parent_a)} in the first net but by "
+                        f"{producer(parent_b)} in the second"
+                    )
+        for k, name in enumerate(op_a.output):
+            writer_a[name] = (i, k)
+        for k, name in enumerate(op_b.output):
+            writer_b[name] = (i, k)
     return None
 
 
@@ -266,8 +278,9 @@ def verify_graph_equality(net_a: NetLike, net_b: NetLike) -> bool:
     The nets are equal when they have the same ops in the same order (type,
     engine, device option, gradient flag and arguments, ignoring
     ``<blob>.rename`` arguments and the blob names inside nested nets) and
-    every input of every op has the same producer: the last earlier op that
-    wrote that blob, or "outside the net".  This is Caffe2's check of a
+    every input (and control input) of every op has the same producer: the
+    output of the last earlier op that wrote that blob, or "outside the net"
+    (and then the same blob).  This is Caffe2's check of a
     memonger rewrite, with one difference: external inputs and outputs must
     keep their names (the lists must be equal and every op reading or writing
     an external blob must name it the same way), so a rewrite that renamed
