@@ -1,6 +1,84 @@
-"""Caffe2 NetDef schema, I/O, blob-sharing rewrites and verification."""
+"""Caffe2 NetDef schema, I/O, blob-sharing rewrites and verification.
+
+The successor of Caffe2's ``caffe2.python.memonger``: the same entry points
+(:func:`optimize_interference`, :func:`share_grad_blobs`,
+:func:`optimize_inference_for_dag`, :func:`release_blobs_when_used`, ...)
+working on ``caffe2_pb2.NetDef`` messages without a Caffe2 runtime, with
+every rewrite provably safe (:func:`verify_execution_equivalence`).  The
+``memonger`` command line lives in :mod:`memonger.netdef.cli`.
+"""
 
 from memonger.netdef import caffe2_pb2
-from memonger.netdef.errors import NetDefError
+from memonger.netdef.dag import (
+    SharingStats,
+    compute_blob_recycling_for_dag,
+    optimize_inference_for_dag,
+    share_grad_blobs,
+    sharing_summary,
+)
+from memonger.netdef.errors import (
+    NameCollisionError,
+    NestedNetError,
+    NetDefError,
+    NetFormatError,
+    ShapeInferenceError,
+    UnsupportedNetError,
+    VerificationError,
+)
+from memonger.netdef.fast import optimize_inference_fast
+from memonger.netdef.io import detect_format, load_net, save_net
+from memonger.netdef.models import TrainingNet, resnet50_training, resnet_training
+from memonger.netdef.nested import nested_nets, outer_references
+from memonger.netdef.release import release_blobs_when_used
+from memonger.netdef.rename import apply_assignments, apply_recurrent_blob_assignments
+from memonger.netdef.rewrite import Optimization, optimize_interference
+from memonger.netdef.shapes import ShapeInference, infer_shapes, weight_shapes_from_init_net
+from memonger.netdef.verify import (
+    EquivalenceResult,
+    assert_equivalent,
+    graph_difference,
+    inplace_difference,
+    verify_execution_equivalence,
+    verify_graph_equality,
+    verify_inplace_blobs,
+)
 
-__all__ = ["NetDefError", "caffe2_pb2"]
+__all__ = [
+    "EquivalenceResult",
+    "NameCollisionError",
+    "NestedNetError",
+    "NetDefError",
+    "NetFormatError",
+    "Optimization",
+    "ShapeInference",
+    "ShapeInferenceError",
+    "SharingStats",
+    "TrainingNet",
+    "UnsupportedNetError",
+    "VerificationError",
+    "apply_assignments",
+    "apply_recurrent_blob_assignments",
+    "assert_equivalent",
+    "caffe2_pb2",
+    "compute_blob_recycling_for_dag",
+    "detect_format",
+    "graph_difference",
+    "infer_shapes",
+    "inplace_difference",
+    "load_net",
+    "nested_nets",
+    "optimize_inference_fast",
+    "optimize_inference_for_dag",
+    "optimize_interference",
+    "outer_references",
+    "release_blobs_when_used",
+    "resnet50_training",
+    "resnet_training",
+    "save_net",
+    "share_grad_blobs",
+    "sharing_summary",
+    "verify_execution_equivalence",
+    "verify_graph_equality",
+    "verify_inplace_blobs",
+    "weight_shapes_from_init_net",
+]
