@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import networkx as nx
 
+from memonger.graph._indexed import paused_gc
+
 __all__ = ["OpLike", "compute_interference_graph"]
 
 
@@ -46,6 +48,7 @@ class OpLike(Protocol):
     def output(self) -> Sequence[str]: ...
 
 
+@paused_gc()
 def compute_interference_graph(ops: Iterable[OpLike]) -> nx.DiGraph[int]:
     """Build the dependency graph of ops given in program order.
 

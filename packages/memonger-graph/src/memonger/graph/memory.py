@@ -55,9 +55,9 @@ from typing import Any
 
 import networkx as nx
 
-from memonger.graph._indexed import Indexed, index_graph, kahn
+from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
 from memonger.graph.interference import OpLike
-from memonger.graph.traversal import topological_sort_traversal_longest_path
+from memonger.graph.traversal import longest_path_indices
 
 __all__ = ["order_peak_bytes", "topological_sort_min_memory"]
 
@@ -75,6 +75,7 @@ def _size(blob_sizes: Mapping[str, int | None] | None, blob: str) -> int:
     return 1 if size is None else int(size)
 
 
+@paused_gc()
 def order_peak_bytes(
     ops: Sequence[OpLike],
     order: Iterable[int] | None = None,
@@ -187,6 +188,23 @@ class _Model:
                 self.readers.append(rs)
                 for r in rs:
                     self.frees[r].append(b)
+
+    def peak(self, order: Sequence[int]) -> int:
+        """Peak live bytes of ``order`` under this model (linear time)."""
+        if not order:
+            return 0
+        alloc, frees, sizes = self.alloc, self.frees, self.sizes
+        remaining = [len(rs) for rs in self.readers]
+        live = peak = self.init_bytes
+        for k in order:
+            live += alloc[k]
+            if live > peak:
+                peak = live
+            for b in frees[k]:
+                remaining[b] -= 1
+                if remaining[b] == 0:
+                    live -= sizes[b]
+        return peak
 
 
 def _greedy(ix: Indexed, model: _Model, prefer_free: bool) -> list[int]:
@@ -324,6 +342,7 @@ def _beam(
     return order, exact, spent
 
 
+@paused_gc()
 def topological_sort_min_memory(
     g: nx.DiGraph[Any],
     blob_sizes: Mapping[str, int | None] | None = None,
@@ -394,19 +413,19 @@ def topological_sort_min_memory(
     base = kahn(ix)  # program order when valid; raises CycleError on a cycle
     n = len(base)
     model = _Model(ix, blob_sizes)
-    ops = [op if op is not None else _NO_OP for op in model.ops]
-    pos = {v: k for k, v in enumerate(ix.nodes)}
 
+    # candidates are compared under the model; the winner is checked against
+    # program order with order_peak_bytes, the definition, before it is returned
     best = base
-    best_peak = order_peak_bytes(ops, base, blob_sizes)
+    best_peak = model.peak(base)
 
     def consider(order: list[int]) -> None:
         nonlocal best, best_peak
-        peak = order_peak_bytes(ops, order, blob_sizes)
+        peak = model.peak(order)
         if peak < best_peak:
             best, best_peak = order, peak
 
-    consider([pos[v] for v in topological_sort_traversal_longest_path(g)])
+    consider(longest_path_indices(ix))
     consider(_greedy(ix, model, prefer_free=False))
     consider(_greedy(ix, model, prefer_free=True))
     if n <= _BEAM_MAX_OPS and n > 1:
@@ -423,6 +442,10 @@ def topological_sort_min_memory(
             if exact:
                 break
             width *= 4
+    if best is not base:
+        ops = [op if op is not None else _NO_OP for op in model.ops]
+        if order_peak_bytes(ops, best, blob_sizes) >= order_peak_bytes(ops, base, blob_sizes):
+            best = base
     return [ix.nodes[k] for k in best]
 
 

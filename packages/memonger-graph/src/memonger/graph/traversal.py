@@ -13,11 +13,12 @@ from typing import Any
 
 import networkx as nx
 
-from memonger.graph._indexed import index_graph, kahn
+from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
 
 __all__ = ["topological_sort_traversal", "topological_sort_traversal_longest_path"]
 
 
+@paused_gc()
 def topological_sort_traversal(g: nx.DiGraph[Any]) -> list[Any]:
     """The valid order that always runs the ready op of least index.
 
@@ -49,6 +50,7 @@ def topological_sort_traversal(g: nx.DiGraph[Any]) -> list[Any]:
     return [ix.nodes[k] for k in kahn(ix)]
 
 
+@paused_gc()
 def topological_sort_traversal_longest_path(g: nx.DiGraph[Any]) -> list[Any]:
     """A valid order that starts the source on the longest path first.
 
@@ -91,6 +93,11 @@ def topological_sort_traversal_longest_path(g: nx.DiGraph[Any]) -> list[Any]:
     [2, 3, 4, 0, 1]
     """
     ix = index_graph(g)
+    return [ix.nodes[k] for k in longest_path_indices(ix)]
+
+
+def longest_path_indices(ix: Indexed) -> list[int]:
+    """:func:`topological_sort_traversal_longest_path` on an indexed graph."""
     topo = kahn(ix)  # raises CycleError before any ranking
     n = len(topo)
     succs, preds = ix.succs, ix.preds
@@ -108,4 +115,4 @@ def topological_sort_traversal_longest_path(g: nx.DiGraph[Any]) -> list[Any]:
     for k in topo:
         if preds[k]:
             rank[k] = min(rank[u] for u in preds[k])
-    return [ix.nodes[k] for k in kahn(ix, rank)]
+    return kahn(ix, rank)

@@ -13,7 +13,7 @@ from typing import Any
 
 import networkx as nx
 
-from memonger.graph._indexed import describe_op, index_graph, kahn
+from memonger.graph._indexed import describe_op, index_graph, kahn, paused_gc
 from memonger.graph.errors import CycleError, OrderError
 
 __all__ = ["check_acyclic", "check_order", "find_cycle"]
@@ -88,6 +88,7 @@ def _dependency_reason(g: nx.DiGraph[Any], u: Hashable, v: Hashable) -> tuple[st
     return "", None
 
 
+@paused_gc()
 def check_order(g: nx.DiGraph[Any], order: Iterable[Hashable]) -> None:
     """Raise :class:`OrderError` unless ``order`` is a valid order of ``g``.
 
