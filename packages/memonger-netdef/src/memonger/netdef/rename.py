@@ -160,7 +160,19 @@ def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_p
     [['a'], ['b'], ['c'], ['z']]
     """
     result = as_netdef(net)
-    externals = set(result.external_input) | set(result.external_output)
+    rename_in_place(result, blob_assignments)
+    return result
+
+
+def rename_in_place(net: caffe2_pb2.NetDef, blob_assignments: Mapping[str, str]) -> None:
+    """Rename the blobs of ``net`` itself, as :func:`apply_assignments` does on a copy.
+
+    Raises
+    ------
+    NameCollisionError
+        As :func:`apply_assignments`; ``net`` is then left unchanged.
+    """
+    externals = set(net.external_input) | set(net.external_output)
     for blob, renamed in blob_assignments.items():
         if blob in externals and renamed != blob:
             raise NameCollisionError(
@@ -172,8 +184,7 @@ def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_p
                 f"blob_assignments renames {blob!r} to external blob {renamed!r}; "
                 "external inputs and outputs never share a buffer"
             )
-    _rename_net(result, blob_assignments, rename_externals=False)
-    return result
+    _rename_net(net, blob_assignments, rename_externals=False)
 
 
 def apply_recurrent_blob_assignments(

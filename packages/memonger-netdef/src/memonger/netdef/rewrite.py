@@ -28,8 +28,8 @@ from memonger.alloc import (
 from memonger.graph import compute_interference_graph, topological_sort_traversal
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import VerificationError
-from memonger.netdef.nested import net_blob_names, nested_nets
-from memonger.netdef.rename import apply_assignments, as_netdef
+from memonger.netdef.nested import nested_nets, net_blob_names
+from memonger.netdef.rename import as_netdef, rename_in_place
 
 __all__ = [
     "OpAccess",
@@ -38,6 +38,7 @@ __all__ = [
     "names_set",
     "net_accesses",
     "optimize_interference",
+    "plan_buffers",
     "unshareable_blobs",
 ]
 
@@ -200,6 +201,53 @@ def unshareable_blobs(
     return fixed
 
 
+def plan_buffers(
+    net: caffe2_pb2.NetDef,
+    ranges: Mapping[str, LiveRange],
+    static_blobs: Iterable[str],
+    algo: AssignmentAlgorithm = AssignmentAlgorithm.GREEDY,
+    accesses: Sequence[OpAccess] | None = None,
+) -> tuple[list[Assignment], dict[str, str]]:
+    """Assign the blobs of ``net`` to buffers, one device at a time.
+
+    The assignment step of :func:`optimize_interference`: ``ranges`` are the
+    live ranges in the chosen op order; external inputs and outputs,
+    ``static_blobs`` and inputs of the net keep a buffer of their own, listed
+    after the shared ones as in Caffe2.
+
+    Returns
+    -------
+    assignments : list of list of (str, LiveRange)
+    blob_assignments : dict of str to str
+        Each member of a buffer with several blobs mapped to its canonical blob.
+
+    Examples
+    --------
+    >>> from memonger.alloc import compute_ranges
+    >>> net = caffe2_pb2.NetDef(external_input=["x"], external_output=["y"])
+    >>> for i, o in [("x", "a"), ("a", "b"), ("b", "c"), ("c", "y")]:
+    ...     _ = net.op.add(type="Relu", input=[i], output=[o])
+    >>> assignments, renamed = plan_buffers(net, compute_ranges(net.op), [])
+    >>> [[name for name, _ in buffer] for buffer in assignments]
+    [['a', 'c'], ['b'], ['x'], ['y']]
+    >>> renamed
+    {'a': 'c', 'c': 'c'}
+    """
+    fixed = unshareable_blobs(net, ranges, static_blobs)
+    devices = blob_devices(net, accesses)
+    groups: dict[Device, dict[str, LiveRange]] = {}
+    for name, live in ranges.items():
+        groups.setdefault(devices.get(name, CPU), {})[name] = live
+    assignments: list[Assignment] = []
+    for group in groups.values():
+        static_here = fixed & group.keys()
+        assignments.extend(compute_assignments(group, static_here, algo))
+        # as in Caffe2, blobs that keep their own buffer come last, by last use
+        kept = sorted((name for name in group if name in static_here), key=lambda n: group[n].used)
+        assignments.extend([(name, group[name])] for name in kept)
+    return assignments, compute_blob_assignments(assignments)
+
+
 def _check_order(order: Sequence[int], graph: nx.DiGraph[Any], n_ops: int) -> None:
     if sorted(order) != list(range(n_ops)):
         raise VerificationError(
@@ -234,7 +282,7 @@ def optimize_interference(
        sharing external inputs or outputs, ``static_blobs`` or inputs of the
        net.
     4. Rename each blob of a shared buffer to the buffer's canonical blob
-       (:func:`~memonger.netdef.rename.apply_assignments`).
+       (as :func:`~memonger.netdef.rename.apply_assignments` does).
 
     Parameters
     ----------
@@ -289,18 +337,7 @@ def optimize_interference(
     ranges = compute_ranges(linear, blob_sizes)
     fixed = unshareable_blobs(original, ranges, static)
 
-    devices = blob_devices(original, accesses)
-    groups: dict[Device, dict[str, LiveRange]] = {}
-    for name, live in ranges.items():
-        groups.setdefault(devices.get(name, CPU), {})[name] = live
-    assignments: list[Assignment] = []
-    for group in groups.values():
-        static_here = fixed & group.keys()
-        assignments.extend(compute_assignments(group, static_here, algo))
-        # as in Caffe2, blobs that keep their own buffer come last, by last use
-        kept = sorted((name for name in group if name in static_here), key=lambda n: group[n].used)
-        assignments.extend([(name, group[name])] for name in kept)
-    blob_assignments = compute_blob_assignments(assignments)
+    assignments, blob_assignments = plan_buffers(original, ranges, static, algo, accesses)
     leaked = fixed & blob_assignments.keys()
     if leaked:  # pragma: no cover - guards the allocator's contract
         raise VerificationError(
@@ -311,7 +348,8 @@ def optimize_interference(
     reordered.CopyFrom(original)
     del reordered.op[:]
     reordered.op.extend(original.op[i] for i in order)
-    optimized = apply_assignments(reordered, blob_assignments)
+    rename_in_place(reordered, blob_assignments)
+    optimized = reordered
 
     if verify:
         from memonger.netdef.verify import verify_execution_equivalence
