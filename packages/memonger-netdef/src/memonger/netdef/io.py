@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 import stat
 from pathlib import Path
@@ -47,7 +48,9 @@ TEXT_SUFFIXES = (".pbtxt", ".txt", ".prototxt")
 #: What :func:`load_net` reads: a path, or the content itself as bytes.
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
-_TEXT_CONTROL_OK = frozenset("\t\n\r\f\v")
+#: Control bytes that never occur in text (tab, newlines, form feed and
+#: vertical tab do).
+_BINARY_BYTES = re.compile(rb"[\x00-\x08\x0e-\x1f\x7f]")
 
 
 def _check_format(format: str | None) -> None:
@@ -56,18 +59,21 @@ def _check_format(format: str | None) -> None:
 
 
 def _looks_like_text(data: bytes) -> bool:
+    if _BINARY_BYTES.search(data) is not None:
+        return False
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError:
         return False
-    return all(ch.isprintable() or ch in _TEXT_CONTROL_OK for ch in text)
+    return True
 
 
 def detect_format(data: bytes) -> str:
     """Guess whether ``data`` holds a NetDef in ``"text"`` or ``"binary"`` format.
 
-    Text format is printable UTF-8; a binary NetDef with ops always contains
-    control bytes (the tag of the ``op`` field is one).  This is a guess:
+    Text format is UTF-8 without control characters (other than tabs, line
+    and page breaks); a binary NetDef with ops always contains control bytes
+    (the tag of the ``op`` field is one).  This is a guess:
     :func:`load_net` falls back to the other format when the guess fails.
 
     Examples

@@ -28,7 +28,7 @@ None of them prints or modifies its arguments.
 from __future__ import annotations
 
 import random
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeAlias
@@ -381,24 +381,16 @@ class _OpInfo:
     ident: int  # signature + nested-net skeleton, interned
     skeleton: tuple[tuple[str, str, str], ...]
     skeleton_names: tuple[str, ...]
-    read_names: list[str]
-    read_labels: list[str]
+    read_names: list[str]  # inputs, then nested references, then control inputs
+    extra_labels: list[str]  # labels of the reads after the inputs
     out_names: list[str]
     input_names: list[str]
     ref_writes: list[tuple[str, str]]  # (path of first reference, outer blob)
-    dep_reads: list[str]
     dep_writes: list[str]
 
-
-class _Interner:
-    def __init__(self) -> None:
-        self.ids: dict[Hashable, int] = {}
-
-    def __call__(self, key: Hashable) -> int:
-        found = self.ids.get(key)
-        if found is None:
-            found = self.ids[key] = len(self.ids)
-        return found
+    def read_label(self, position: int) -> str:
+        count = len(self.input_names)
+        return f"input {position}" if position < count else self.extra_labels[position - count]
 
 
 def _walk_nested(
@@ -446,19 +438,20 @@ def _outer_names(net: caffe2_pb2.NetDef) -> set[str]:
     return names
 
 
-def _describe_ops(net: caffe2_pb2.NetDef, intern: _Interner) -> list[_OpInfo]:
+def _describe_ops(net: caffe2_pb2.NetDef, ids: dict[Hashable, int]) -> list[_OpInfo]:
     outer = _outer_names(net)
     infos = []
     for op in net.op:
         inputs, outputs = list(op.input), list(op.output)
         read_names = list(inputs)
-        read_labels = [f"input {j}" for j in range(len(inputs))]
+        extra_labels: list[str] = []
         skeleton: list[tuple[str, str, str]] = []
         skeleton_names: list[str] = []
         ref_writes: list[tuple[str, str]] = []
         ref_names: list[str] = []
-        refs = outer_references(op, outer) if any(True for _ in nested_nets(op)) else set()
-        if refs:
+        has_nested = any(_holds_nested_net(arg) for arg in op.arg)
+        refs = outer_references(op, outer) if has_nested else set()
+        if has_nested:
             tokens: list[tuple[str, str, str]] = []
             for nested in nested_nets(op):
                 _walk_nested(
@@ -469,31 +462,26 @@ def _describe_ops(net: caffe2_pb2.NetDef, intern: _Interner) -> list[_OpInfo]:
                 skeleton_names.append(name)
                 if kind == "local":
                     skeleton.append((path, "local", name))
-                elif name in outputs and name not in inputs:
+                    continue
+                if name in outputs and name not in inputs:
                     # The nested net names an output of its op: written, not read.
                     skeleton.append((path, "output", str(outputs.index(name))))
                 else:
                     skeleton.append((path, "ref", ""))
                     read_names.append(name)
-                    read_labels.append(f"nested reference at {path}")
-                if kind == "ref" and name not in seen:
+                    extra_labels.append(f"nested reference at {path}")
+                if name not in seen:
                     seen.add(name)
                     ref_names.append(name)
                     if name not in outputs:
                         ref_writes.append((path, name))
-        else:
-            for nested in nested_nets(op):
-                tokens = []
-                _walk_nested(
-                    nested.net, _nested_label(op, nested.arg_index, nested.index), set(), tokens
-                )
-                skeleton.extend(tokens)
-                skeleton_names.extend(name for _, _, name in tokens)
         for j, name in enumerate(op.control_input):
             read_names.append(name)
-            read_labels.append(f"control input {j}")
-        signature = (*_op_signature(op), op.name, len(outputs))
-        key = intern(("op", signature))
+            extra_labels.append(f"control input {j}")
+        signature = ("op", *_op_signature(op), op.name, len(outputs))
+        key = ids.setdefault(signature, len(ids))
+        frozen_skeleton = tuple(skeleton)
+        ident = ids.setdefault(("ident", key, frozen_skeleton), len(ids))
         infos.append(
             _OpInfo(
                 type=op.type,
@@ -501,73 +489,85 @@ def _describe_ops(net: caffe2_pb2.NetDef, intern: _Interner) -> list[_OpInfo]:
                 is_free=op.type == "Free",
                 is_inserted_kind=op.type in _INSERTED_TYPES,
                 key=key,
-                ident=intern(("ident", key, tuple(skeleton))),
-                skeleton=tuple(skeleton),
+                ident=ident,
+                skeleton=frozen_skeleton,
                 skeleton_names=tuple(skeleton_names),
                 read_names=read_names,
-                read_labels=read_labels,
+                extra_labels=extra_labels,
                 out_names=outputs,
                 input_names=inputs,
                 ref_writes=ref_writes,
-                dep_reads=read_names,
                 dep_writes=outputs + ref_names,
             )
         )
     return infos
 
 
-class _Divergence(Exception):
-    def __init__(self, result: EquivalenceResult) -> None:
-        super().__init__(result.message)
-        self.result = result
-
-
 class _Reference:
-    """The original net, executed once in program order."""
+    """The original net, executed once in program order.
 
-    def __init__(self, net: caffe2_pb2.NetDef, intern: _Interner) -> None:
-        self.intern = intern
-        self.infos = _describe_ops(net, intern)
-        self.describe: dict[int, str] = {}
+    Values are small integers handed out by one table (``ids``) shared with
+    the optimized net's runs: the same key always gives the same value.
+    ``origin`` says where each value comes from, to explain divergences.
+    """
+
+    def __init__(self, net: caffe2_pb2.NetDef) -> None:
+        self.ids: dict[Hashable, int] = {}
+        self.origin: dict[int, tuple[Any, ...]] = {}
+        self.infos = _describe_ops(net, self.ids)
         self.reads: list[tuple[int, ...]] = []
         self.pending: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
         self.by_key: dict[int, list[int]] = defaultdict(list)
         state: dict[str, int] = {}
+        ids, origin = self.ids, self.origin
         for i, info in enumerate(self.infos):
-            values = tuple(self.read(state, name) for name in info.read_names)
+            values = tuple(
+                state[name] if name in state else self.read_external(state, name)
+                for name in info.read_names
+            )
             self.reads.append(values)
             self.pending[(info.ident, values)].append(i)
             self.by_key[info.key].append(i)
-            self.write(state, info, values, f"op #{i} {info.type}")
+            for path, name in info.ref_writes:
+                value = ids.setdefault(("nested", info.ident, path, values), len(ids))
+                origin.setdefault(value, ("nested", i, info.type, name))
+                state[name] = value
+            for k, name in enumerate(info.out_names):
+                if info.is_free:
+                    value = ids.setdefault(("freed", len(ids)), len(ids))
+                    origin[value] = ("freed", i, name)
+                else:
+                    value = ids.setdefault(("value", info.ident, k, values), len(ids))
+                    origin.setdefault(value, ("op", i, info.type, k))
+                state[name] = value
         self.external_output = list(net.external_output)
-        self.final = {name: self.read(state, name) for name in self.external_output}
+        self.final = {
+            name: state[name] if name in state else self.read_external(state, name)
+            for name in self.external_output
+        }
 
     def external(self, name: str) -> int:
-        value = self.intern(("external", name))
-        self.describe.setdefault(value, f"external input {name!r}")
+        value = self.ids.setdefault(("external", name), len(self.ids))
+        self.origin.setdefault(value, ("external", name))
         return value
 
-    def read(self, state: dict[str, int], name: str) -> int:
-        value = state.get(name)
-        if value is None:
-            value = state[name] = self.external(name)
+    def read_external(self, state: dict[str, int], name: str) -> int:
+        value = state[name] = self.external(name)
         return value
 
-    def write(
-        self, state: dict[str, int], info: _OpInfo, values: tuple[int, ...], who: str
-    ) -> None:
-        for path, name in info.ref_writes:
-            value = self.intern(("nested", info.ident, path, values))
-            self.describe.setdefault(value, f"{who} (through its nested net, {name!r})")
-            state[name] = value
-        for k, name in enumerate(info.out_names):
-            if info.is_free:
-                value = self.intern(("freed", len(self.intern.ids)))
-                self.describe[value] = f"nothing: {name!r} was freed by {who}"
-            else:
-                value = self.intern(("value", info.ident, k, values))
-                self.describe.setdefault(value, f"{who} output {k}")
-            state[name] = value
+    def describe(self, value: int, local: dict[int, tuple[Any, ...]] | None = None) -> str:
+        origin = self.origin.get(value) or (local or {}).get(value)
+        if origin is None:
+            return "a value the original net never computes"
+        kind = origin[0]
+        if kind == "external":
+            return f"external input {origin[1]!r}"
+        if kind == "op":
+            return f"op #{origin[1]} {origin[2]} output {origin[3]}"
+        if kind == "nested":
+            return f"op #{origin[1]} {origin[2]} (through its nested net, {origin[3]!r})"
+        where = "" if len(origin) < 4 else " of the optimized net"
+        return f"nothing: {origin[2]!r} was freed by op #{origin[1]} Free{where}"
 
 
 def _diagnose(
@@ -577,7 +577,7 @@ def _diagnose(
     values: tuple[int, ...],
     matched: list[bool],
     order: tuple[int, ...] | None,
-    describe: dict[int, str],
+    local: dict[int, tuple[Any, ...]],
 ) -> EquivalenceResult:
     def fail(message: str, **fields: Any) -> EquivalenceResult:
         return EquivalenceResult(
@@ -625,15 +625,15 @@ def _diagnose(
             f"{len(original.input_names)}",
             original_index=best,
         )
-    for label, name, expected, found in zip(
-        info.read_labels, info.read_names, ref.reads[best], values, strict=True
+    for position, (name, expected, found) in enumerate(
+        zip(info.read_names, ref.reads[best], values, strict=True)
     ):
         if expected != found:
-            expected_text = describe.get(expected, "a value of the original net")
-            found_text = describe.get(found, "a value the original never computes")
+            expected_text = ref.describe(expected)
+            found_text = ref.describe(found, local)
             return fail(
-                f"{where} reads {name!r} ({label}): expected the value of {expected_text}, "
-                f"found {found_text}",
+                f"{where} reads {name!r} ({info.read_label(position)}): expected the value of "
+                f"{expected_text}, found {found_text}",
                 original_index=best,
                 blob=name,
                 expected=expected_text,
@@ -658,44 +658,43 @@ def _execute(
     shown_order: tuple[int, ...] | None,
 ) -> tuple[EquivalenceResult | None, list[int | None]]:
     """Run the optimized ops in ``order``; return the first divergence and the matching."""
-    intern = ref.intern
-    describe = dict(ref.describe)
-    pending = {key: deque(indices) for key, indices in ref.pending.items()}
+    ids, pending = ref.ids, ref.pending
+    local: dict[int, tuple[Any, ...]] = {}  # origins of the values freed in this run
+    taken: dict[tuple[int, tuple[int, ...]], int] = {}
     matched = [False] * len(ref.infos)
     match: list[int | None] = [None] * len(infos)
     state: dict[str, int] = {}
 
-    def read(name: str) -> int:
-        value = state.get(name)
-        if value is None:
-            value = state[name] = ref.external(name)
-            describe.setdefault(value, f"external input {name!r}")
-        return value
-
     for pos in order:
         info = infos[pos]
-        values = tuple(read(name) for name in info.read_names)
-        queue = pending.get((info.ident, values))
-        if queue:
-            original = queue.popleft()
+        values = tuple(
+            state[name] if name in state else ref.read_external(state, name)
+            for name in info.read_names
+        )
+        slot = (info.ident, values)
+        candidates = pending.get(slot)
+        used = taken.get(slot, 0)
+        if candidates is not None and used < len(candidates):
+            taken[slot] = used + 1
+            original = candidates[used]
             matched[original] = True
             match[pos] = original
         elif not info.is_inserted_kind:
-            return _diagnose(ref, pos, info, values, matched, shown_order, describe), match
+            return _diagnose(ref, pos, info, values, matched, shown_order, local), match
         if info.is_free:
             for name in info.out_names:
-                value = intern(("freed", len(intern.ids)))
-                describe[value] = f"nothing: {name!r} was freed by op #{pos} Free"
+                value = ids.setdefault(("freed", len(ids)), len(ids))
+                local[value] = ("freed", pos, name, "optimized")
                 state[name] = value
         elif match[pos] is None:  # an inserted Alias: its outputs are its inputs
             for k, name in enumerate(info.out_names):
-                source = info.input_names[k] if k < len(info.input_names) else None
-                state[name] = read(source) if source is not None else read(name)
+                source = info.input_names[k] if k < len(info.input_names) else name
+                state[name] = state[source] if source in state else ref.read_external(state, source)
         else:
             for path, name in info.ref_writes:
-                state[name] = intern(("nested", info.ident, path, values))
+                state[name] = ids[("nested", info.ident, path, values)]
             for k, name in enumerate(info.out_names):
-                state[name] = intern(("value", info.ident, k, values))
+                state[name] = ids[("value", info.ident, k, values)]
 
     for original, done in enumerate(matched):
         if not done:
@@ -713,10 +712,11 @@ def _execute(
                 match,
             )
     for name in ref.external_output:
-        expected, found = ref.final[name], read(name)
+        expected = ref.final[name]
+        found = state[name] if name in state else ref.read_external(state, name)
         if expected != found:
-            expected_text = describe.get(expected, "a value of the original net")
-            found_text = describe.get(found, "a value the original never computes")
+            expected_text = ref.describe(expected)
+            found_text = ref.describe(found, local)
             return (
                 EquivalenceResult(
                     ok=False,
@@ -740,7 +740,7 @@ def _dependency_edges(infos: list[_OpInfo], *, raw_only: bool) -> set[tuple[int,
     last_writer: dict[str, int] = {}
     readers: dict[str, list[int]] = defaultdict(list)
     for i, info in enumerate(infos):
-        for name in info.dep_reads:
+        for name in info.read_names:
             writer = last_writer.get(name)
             if writer is not None and writer != i:
                 edges.add((writer, i))
@@ -906,9 +906,8 @@ expected the value of op #0 Relu output 0, found op #1 Sigmoid output 0
                 message=f"{field} differs: {list_a} in the original, {list_b} in the optimized net",
             )
 
-    intern = _Interner()
-    ref = _Reference(original_net, intern)
-    infos = _describe_ops(optimized_net, intern)
+    ref = _Reference(original_net)
+    infos = _describe_ops(optimized_net, ref.ids)
     divergence, match = _execute(ref, infos, range(count), None)
     checked = 1
     if divergence is not None:
