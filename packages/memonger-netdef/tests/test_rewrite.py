@@ -9,6 +9,7 @@ from typing import Any
 
 import networkx as nx
 import pytest
+from google.protobuf import text_format
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -462,3 +463,68 @@ def test_net_accesses_include_nested_references() -> None:
     accesses = net_accesses(net)
     assert accesses[1].input == ["x", "a", "y"]
     assert accesses[1].output == ["y", "a", "y"]
+
+
+@st.composite
+def nested_netdefs(draw: st.DrawFn) -> caffe2_pb2.NetDef:
+    """Random nets where some ops carry nested nets that read outer blobs."""
+    random_net = draw(nets(max_ops=15, control_inputs=False))
+    net = to_netdef(random_net, [None] * len(random_net.op))
+    known = list(net.external_input)
+    for i, op in enumerate(net.op):
+        if known and draw(st.integers(0, 3)) == 0:
+            refs = draw(st.lists(st.sampled_from(known), min_size=1, max_size=3, unique=True))
+            arg_name, form = draw(
+                st.sampled_from([("then_net", "n"), ("step_net", "n"), ("step_net", "s")])
+            )
+            if arg_name == "step_net":
+                op.type = "RecurrentNetwork"
+            inner = caffe2_pb2.NetDef(external_input=refs[:1])
+            inner.op.add(type="Inner", input=refs, output=[f"inner_{i}"])
+            arg = op.arg.add(name=arg_name)
+            if form == "n":
+                arg.n.CopyFrom(inner)
+            else:
+                arg.s = text_format.MessageToString(inner).encode()
+        known.extend(b for b in op.output if b not in known)
+    return net
+
+
+@settings(deadline=None)
+@given(net=nested_netdefs(), algo=st.sampled_from(ALGORITHMS))
+def test_optimized_nets_with_nested_nets_are_equivalent(
+    net: caffe2_pb2.NetDef, algo: AssignmentAlgorithm
+) -> None:
+    opt = optimize_interference(net, [], algo=algo)
+    assert_equivalent(net, opt.net)
+    fixed = set(net.external_input) | set(net.external_output)
+    assert_fixed_blobs_kept(net, opt.net, fixed)
+    by_name = {op.name: op for op in opt.net.op}
+    for op in net.op:
+        new = by_name[op.name]
+        referenced = set(op.input) | set(op.output)
+        for arg, new_arg in zip(op.arg, new.arg, strict=False):
+            if arg.name not in ("then_net", "step_net"):
+                continue
+            old_inner, new_inner = inner_net(arg), inner_net(new_arg)
+            # the nested net reads the same (renamed) blobs as the op around it sees them
+            renamed = [opt.blob_assignments.get(b, b) for b in old_inner.op[0].input]
+            assert list(new_inner.op[0].input) == renamed
+            assert list(new_inner.external_input) == renamed[:1]
+            referenced.update(old_inner.op[0].input)
+        rename_args = {a.name: a.s for a in new.arg if a.name.endswith(".rename")}
+        if op.type == "RecurrentNetwork":
+            expected = {
+                b + ".rename": opt.blob_assignments[b].encode()
+                for b in opt.blob_assignments
+                if b in referenced
+            }
+            assert rename_args == expected
+        else:
+            assert not rename_args
+
+
+def inner_net(arg: caffe2_pb2.Argument) -> caffe2_pb2.NetDef:
+    if arg.HasField("n"):
+        return arg.n
+    return text_format.Parse(arg.s.decode(), caffe2_pb2.NetDef())
