@@ -28,6 +28,7 @@ Three entry points, with Caffe2's names and signatures:
 from __future__ import annotations
 
 import bisect
+import heapq
 import math
 import operator
 import re
@@ -95,12 +96,22 @@ def _names(value: Iterable[str] | None, what: str) -> set[str]:
     return {str(v) for v in value}
 
 
-def _sizes(blob_shapes: Mapping[str, BlobSize] | None) -> dict[str, int] | None:
-    """Normalize a mapping of shapes or sizes to sizes (a shape counts its elements)."""
+def _sizes(
+    blob_shapes: Mapping[str, BlobSize] | None, names: Iterable[str] | None = None
+) -> dict[str, int] | None:
+    """Sizes from a mapping of shapes or sizes (a shape counts its elements).
+
+    Only ``names`` are converted when given (those the mapping lacks are left
+    out).
+    """
     if blob_shapes is None:
         return None
+    if names is None:
+        items: Iterable[tuple[str, BlobSize]] = blob_shapes.items()
+    else:
+        items = ((b, blob_shapes[b]) for b in names if b in blob_shapes)
     sizes: dict[str, int] = {}
-    for name, value in blob_shapes.items():
+    for name, value in items:
         if hasattr(value, "__iter__"):
             size = math.prod(operator.index(d) for d in value)
         else:
@@ -112,12 +123,14 @@ def _sizes(blob_shapes: Mapping[str, BlobSize] | None) -> dict[str, int] | None:
 
 
 def _has_nested(op: caffe2_pb2.OperatorDef) -> bool:
-    return any(
-        arg.HasField("n")
-        or len(arg.nets) > 0
-        or (arg.name in NESTED_NET_ARGS and arg.HasField("s"))
-        for arg in op.arg
-    )
+    for arg in op.arg:
+        if (
+            arg.HasField("n")
+            or len(arg.nets)
+            or (arg.name in NESTED_NET_ARGS and arg.HasField("s"))
+        ):
+            return True
+    return False
 
 
 def _written_names(net: caffe2_pb2.NetDef) -> set[str]:
@@ -148,6 +161,7 @@ class _Analysis:
     final: set[str]
     control: set[str]
     device: dict[str, tuple[int, int]]
+    names: set[str]
 
 
 def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysis:
@@ -163,6 +177,7 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
     reads: list[list[str]] = []
     writes: list[list[str]] = []
     read_only: dict[int, set[str]] = {}  # outer blobs nested nets only read
+    nested_names: set[str] = set()
     for op in ops:
         op_reads = list(dict.fromkeys(op.input))
         op_writes = list(dict.fromkeys(op.output))
@@ -175,7 +190,9 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
             refs: set[str] = set()
             written: set[str] = set()
             for nested in nested_nets(op):
-                refs |= net_blob_names(nested.net) & outer
+                inner = net_blob_names(nested.net)
+                nested_names |= inner
+                refs |= inner & outer
                 written |= _written_names(nested.net)
             extra = sorted(refs)
             op_reads += [b for b in extra if b not in op_reads]
@@ -253,6 +270,7 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
         final,
         control,
         device,
+        set(touches) | set(net.external_input) | set(net.external_output) | nested_names | control,
     )
 
 
@@ -300,11 +318,11 @@ def _plan_online(
     for b in blobs:
         by_op.setdefault(info.first_write[b], []).append(b)
     pool: list[_Buffer] = []
-    release: dict[int, list[_Buffer]] = {}
+    release: list[tuple[int, int, _Buffer]] = []  # heap of (last touch, index, buffer)
     buffers: list[_Buffer] = []
     for i in sorted(by_op):
-        for j in sorted(k for k in release if k < i):
-            pool.extend(release.pop(j))
+        while release and release[0][0] < i:
+            pool.append(heapq.heappop(release)[2])
         not_anc = ~info.ancestors[i] if dag else 0
         for b in by_op[i]:
             need = None if sizes is None else sizes.get(b, 1)
@@ -322,7 +340,7 @@ def _plan_online(
             if dag:
                 buf.mask = info.touches[b]
             buf.last = info.last_touch[b]
-            release.setdefault(buf.last, []).append(buf)
+            heapq.heappush(release, (buf.last, buf.index, buf))
     return [buf.members for buf in buffers]
 
 
@@ -408,14 +426,18 @@ def _shareable_blobs(
 
 
 def _rewrite(
-    net: caffe2_pb2.NetDef, groups: Iterable[Sequence[str]], order: Sequence[str], namescope: str
+    net: caffe2_pb2.NetDef,
+    info: _Analysis,
+    groups: Iterable[Sequence[str]],
+    order: Sequence[str],
+    namescope: str,
 ) -> caffe2_pb2.NetDef:
     """Rename every blob of a group of two or more to the group's buffer name."""
     position = {b: k for k, b in enumerate(order)}
     shared = sorted((g for g in groups if len(g) > 1), key=lambda g: min(position[b] for b in g))
     if not shared:
         return apply_assignments(net, {})
-    names = _buffer_names(len(shared), namescope, net_blob_names(net))
+    names = _buffer_names(len(shared), namescope, info.names)
     mapping = {b: name for group, name in zip(shared, names, strict=True) for b in group}
     return apply_assignments(net, mapping)
 
@@ -431,12 +453,12 @@ def _recycle_dag(
     *,
     namescope: str,
     keep: set[str],
-    sizes: Mapping[str, int] | None,
+    blob_shapes: Mapping[str, BlobSize] | None,
 ) -> caffe2_pb2.NetDef:
     info = _analyze(net)
     blobs = _shareable_blobs(net, info, shareable, keep)
-    groups = _plan(info, blobs, sizes, dag=True)
-    return _rewrite(net, groups, blobs, namescope)
+    groups = _plan(info, blobs, _sizes(blob_shapes, blobs), dag=True)
+    return _rewrite(net, info, groups, blobs, namescope)
 
 
 def compute_blob_recycling_for_dag(
@@ -501,7 +523,7 @@ def compute_blob_recycling_for_dag(
         predicate = chosen.__contains__
     keep = _names(dont_share_blob_names, "dont_share_blob_names")
     keep |= _names(keep_blob_names, "keep_blob_names")
-    return _recycle_dag(proto, predicate, namescope=namescope, keep=keep, sizes=_sizes(blob_shapes))
+    return _recycle_dag(proto, predicate, namescope=namescope, keep=keep, blob_shapes=blob_shapes)
 
 
 def _is_gradient_op(op: caffe2_pb2.OperatorDef) -> bool:
@@ -632,7 +654,7 @@ def share_grad_blobs(
         shareable,
         namescope=namescope,
         keep=dont | loss_names | grads,
-        sizes=_sizes(blob_shapes),
+        blob_shapes=blob_shapes,
     )
 
 
@@ -706,7 +728,7 @@ def optimize_inference_for_dag(
         lambda b: b not in external,
         namescope=namescope,
         keep=inputs,
-        sizes=_sizes(blob_shapes),
+        blob_shapes=blob_shapes,
     )
 
 
@@ -806,7 +828,7 @@ def sharing_summary(
         for old, new in zip(op_a.output, op_b.output, strict=True):
             produced.add(old)
             renamed.setdefault(new, set()).add(old)
-    sizes = _sizes(blob_sizes)
+    sizes = _sizes(blob_sizes, produced)
     if sizes is None:
         return SharingStats(len(produced), len(renamed))
 

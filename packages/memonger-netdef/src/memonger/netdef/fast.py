@@ -80,8 +80,7 @@ def optimize_inference_fast(
     """
     proto = _proto(net)
     static = _names(static_blobs, "static_blobs")
-    sizes = _sizes(blob_shapes)
     info = _analyze(proto, need_ancestors=False)
     blobs = _shareable_blobs(proto, info, lambda _: True, static)
-    groups = _plan(info, blobs, sizes, dag=False)
-    return _rewrite(proto, groups, blobs, namescope)
+    groups = _plan(info, blobs, _sizes(blob_shapes, blobs), dag=False)
+    return _rewrite(proto, info, groups, blobs, namescope)
