@@ -440,3 +440,21 @@ def test_overwrite_keeps_permissions(tmp_path: Path) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
     assert load_net(target) == sample_net()
     assert [p.name for p in tmp_path.iterdir()] == ["net.pb"]
+
+
+def test_missing_folder_names_the_target(tmp_path: Path) -> None:
+    target = tmp_path / "no" / "such" / "net.pb"
+    with pytest.raises(FileNotFoundError) as info:
+        save_net(sample_net(), target)
+    assert info.value.filename == str(target)
+
+
+def test_symbolic_link_is_kept(tmp_path: Path) -> None:
+    real = tmp_path / "real.pb"
+    save_net(caffe2_pb2.NetDef(name="old"), real)
+    link = tmp_path / "link.pb"
+    link.symlink_to(real)
+    save_net(sample_net(), link)
+    assert link.is_symlink()
+    assert load_net(real) == sample_net()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.pb", "real.pb"]

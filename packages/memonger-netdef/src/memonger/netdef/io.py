@@ -23,6 +23,7 @@ zero bytes, which is refused as an empty input.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import secrets
@@ -301,6 +302,10 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
+    if path.is_symlink():  # write where the link points, keep the link
+        path = Path(os.path.realpath(path))
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
     directory = path.parent
     binary_flag = getattr(os, "O_BINARY", 0)
     while True:
@@ -309,6 +314,8 @@ def _atomic_write(path: Path, data: bytes) -> None:
             fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | binary_flag, 0o666)
         except FileExistsError:  # pragma: no cover - a 48-bit random name collision
             continue
+        except OSError as exc:  # name the file the caller asked for, not the temporary
+            raise type(exc)(exc.errno, exc.strerror, str(path)) from exc
         break
     try:
         with os.fdopen(fd, "wb") as handle:
@@ -331,7 +338,8 @@ def save_net(net: Any, path: str | os.PathLike[str], format: str | None = None) 
     The content goes to a temporary file next to ``path``, is flushed to
     disk, and then replaces ``path`` in one rename: readers see the old file
     or the new one, never a partial one, and a failure leaves ``path`` as it
-    was and no temporary file behind.  An existing file keeps its permissions.
+    was and no temporary file behind.  An existing file keeps its permissions;
+    a symbolic link is kept and the file it points to is replaced.
 
     Parameters
     ----------

@@ -344,7 +344,8 @@ class EquivalenceResult:
         The blob (as named in the optimized net) whose value differs.
     expected : str or None
         The producer of the value the original reads there, e.g.
-        ``"op #3 FC output 0"`` or ``"external input 'data'"``.
+        ``"op #3 FC output 0"`` or ``"external input 'data'"``.  Producers
+        are numbered as in the original net, whatever the optimized order.
     found : str or None
         The producer of the value the optimized net reads there.
     order : tuple of int or None
