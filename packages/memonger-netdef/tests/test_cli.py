@@ -465,3 +465,92 @@ def test_module_entry_point(files: dict[str, Path]) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "131 ops" in proc.stdout
+
+
+def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import time
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    fake = Terminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    with cli._progress("dp search", True, 10.0):
+        time.sleep(0.6)
+    text = fake.getvalue()
+    assert "\rmemonger: dp search:" in text
+    assert "of 10 s" in text
+    assert text.endswith("\r\033[K")  # the line is cleared at the end
+    quiet = Terminal()
+    monkeypatch.setattr(sys, "stderr", quiet)
+    with cli._progress("dp search", False, 10.0):
+        time.sleep(0.3)
+    assert quiet.getvalue() == ""
+
+
+def test_optimize_shows_progress_for_dp_on_a_terminal(
+    files: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+    import time
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    real = cli.optimize_net
+
+    def slow(net: caffe2_pb2.NetDef, **kwargs: object) -> cli.OptimizeResult:
+        assert kwargs["show_progress"] is True
+        with cli._progress("dp", bool(kwargs["show_progress"])):
+            time.sleep(0.4)
+        return real(net, **kwargs)  # type: ignore[arg-type]
+
+    fake = Terminal()
+    monkeypatch.setattr(sys, "stderr", fake)
+    monkeypatch.setattr(cli, "optimize_net", slow)
+    out = tmp_path / "out.pb"
+    args = ["optimize", str(files["train"]), "-o", str(out), "--algorithm", "dp"]
+    assert main(args) == EXIT_OK
+    assert "memonger: dp:" in fake.getvalue()
+
+
+def _corpus() -> Path:
+    import os
+
+    default = Path(__file__).resolve().parents[3].parent / "shared" / "corpus"
+    path = Path(os.environ.get("MEMONGER_CORPUS", default))
+    if not (path / "MANIFEST.json").exists():
+        pytest.skip(f"corpus not found at {path} (set MEMONGER_CORPUS)")
+    return path
+
+
+@pytest.mark.corpus
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resnet50_b1_224x224.train",
+        "mobilenet_v2_b1_224x224.train",
+        "vgg16_b1_224x224.train",
+        "ssd300_vgg_train_a",
+    ],
+)
+def test_corpus_training_nets_grad_mode(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    nets = _corpus() / "nets"
+    shapes = nets / (name.removesuffix(".train") + ".shapes.json.gz")
+    out = tmp_path / "out.pb"
+    args = ["optimize", str(nets / f"{name}.pbtxt"), "-o", str(out), "--mode", "grad"]
+    if shapes.exists():
+        args += ["--shapes", str(shapes)]
+    # Losses and parameter gradients are found without options.
+    assert main(args) == EXIT_OK, capsys.readouterr().err
+    text = capsys.readouterr().out
+    before, after = (int(x) for x in text.split("produced blobs ")[1].split(" (")[0].split(" -> "))
+    assert after < before
+    assert (
+        main(["verify", "-q", str(nets / f"{name}.pbtxt"), str(out), "--random-orders", "3"]) == 0
+    )

@@ -206,12 +206,18 @@ def _produced(net: caffe2_pb2.NetDef) -> list[str]:
     return list(seen)
 
 
+def _is_seed_type(op_type: str) -> bool:
+    t = op_type.lower()
+    return "fill" in t or t in ("ones_like", "oneslike", "full_like")
+
+
 def default_losses(net: caffe2_pb2.NetDef) -> list[str]:
     """Losses of a training net: the blobs gradient seeds are filled from.
 
-    A seed is a ``ConstantFill`` with one input, produced earlier in the net,
-    whose output is read by a gradient op (as ``AddGradientOperators`` makes
-    them).
+    A seed is a fill op (``ConstantFill``, or ``ones_like`` in traced graphs)
+    with one input that a forward op produced, whose output a gradient op
+    reads (as ``AddGradientOperators`` makes them) or which is itself flagged
+    as a gradient op.
 
     Examples
     --------
@@ -219,20 +225,21 @@ def default_losses(net: caffe2_pb2.NetDef) -> list[str]:
     >>> default_losses(small_resnet_training().net)
     ['loss']
     """
-    produced: set[str] = set()
+    forward: set[str] = set()
     seeds: list[str] = []
     grad_inputs = {
         b for op in net.op if op.is_gradient_op or op.type.endswith("Gradient") for b in op.input
     }
     for op in net.op:
         if (
-            op.type == "ConstantFill"
+            _is_seed_type(op.type)
             and len(op.input) == 1
-            and op.input[0] in produced
-            and op.output[0] in grad_inputs
+            and op.input[0] in forward
+            and (op.is_gradient_op or any(o in grad_inputs for o in op.output))
         ):
             seeds.append(op.input[0])
-        produced.update(op.output)
+        if not (op.is_gradient_op or op.type.endswith("Gradient")):
+            forward.update(op.output)
     return list(dict.fromkeys(seeds))
 
 

@@ -35,18 +35,22 @@ class DemoMode:
     """One optimization the demo runs (arguments of :func:`~memonger.netdef.cli.optimize_net`)."""
 
     label: str
+    slug: str
+    """Short name, used in the names of the files written with ``--out``."""
     mode: str
     algorithm: str = "greedy"
     ordering: str = "program"
+    share_activations: bool = False
 
 
 #: The optimizations the demo compares.
 DEMO_MODES: tuple[DemoMode, ...] = (
-    DemoMode("interference greedy", "interference", "greedy"),
-    DemoMode("interference dp", "interference", "dp"),
-    DemoMode("interference greedy, memory order", "interference", "greedy", "memory"),
-    DemoMode("grad (DAG-safe)", "grad"),
-    DemoMode("fast (linear scan)", "fast"),
+    DemoMode("interference greedy", "greedy", "interference", "greedy"),
+    DemoMode("interference dp", "dp", "interference", "dp"),
+    DemoMode("interference dp, memory order", "dp_memory", "interference", "dp", "memory"),
+    DemoMode("grad (DAG-safe)", "grad", "grad"),
+    DemoMode("grad + activations (DAG-safe)", "grad_activations", "grad", share_activations=True),
+    DemoMode("fast (linear scan)", "fast", "fast"),
 )
 
 
@@ -181,6 +185,7 @@ def run_demo(
             losses=list(model.losses),
             param_grads=list(model.param_grads),
             namescope=model.namescope,
+            share_activations=spec.share_activations,
             time_limit=time_limit,
             show_progress=show_progress,
         )
@@ -251,8 +256,7 @@ def run_demo(
         with open(shape_path, "w", encoding="utf-8") as f:
             json.dump(_shape_file(inferred.shapes, inferred.dtypes, sizes), f)
         for spec, result, _ in results:
-            slug = spec.label.split(" (")[0].replace(",", "").replace(" ", "_")
-            save_net(result.net, os.path.join(out_dir, f"{stem}.{slug}.pb"))
+            save_net(result.net, os.path.join(out_dir, f"{stem}.{spec.slug}.pb"))
         report.write_json(os.path.join(out_dir, "demo_report.json"))
         out.write(f"wrote the nets, their shapes and demo_report.json to {out_dir}\n")
     out.write(f"done in {time.perf_counter() - started:.1f} s\n")
