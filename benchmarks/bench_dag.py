@@ -121,7 +121,7 @@ def bounds(net: caffe2_pb2.NetDef, sizes: dict[str, int], keep: set[str]) -> tup
         at.sort(reverse=True)
     depth = max((len(at) for at in live), default=0)
     linear = fixed + sum(max(at[k] if k < len(at) else 0 for at in live) for k in range(depth))
-    flow = nx.DiGraph()
+    flow: nx.DiGraph[Any] = nx.DiGraph()
     for b in shareable:
         flow.add_edge("s", ("L", b), capacity=sizes[b])
         flow.add_edge(("R", b), "t", capacity=sizes[b])

@@ -652,7 +652,7 @@ DEVICES = [None, CPU, GPU]
 
 
 @st.composite
-def random_nets(draw: st.DrawFn, **kwargs: Any) -> tuple[caffe2_pb2.NetDef, dict[str, int]]:
+def random_nets(draw: st.DrawFn, /, **kwargs: Any) -> tuple[caffe2_pb2.NetDef, dict[str, int]]:
     rnet = draw(nets(max_ops=14, sizes=True, **kwargs))
     net = from_random(rnet)
     for op in net.op:

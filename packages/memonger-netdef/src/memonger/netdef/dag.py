@@ -495,8 +495,10 @@ def compute_blob_recycling_for_dag(
         More blobs to keep (heads, losses...), with the same effect.
     blob_shapes : mapping of str to shape or int, optional
         A shape (its element count is the size) or a size per blob.  With
-        sizes, a blob takes the smallest free buffer at least as large as it,
-        else the largest one; without, the most reused free buffer.
+        sizes, a blob takes the best-fitting free buffer (the smallest one at
+        least as large as the blob, else the largest), and of two placements
+        -- in program order, and largest blob first -- the one with fewer
+        bytes is kept; without, a blob takes the most reused free buffer.
 
     Returns
     -------

@@ -57,9 +57,11 @@ def optimize_inference_fast(
     static_blobs : iterable of str
         Blobs that are never renamed and never lend their buffer.
     blob_shapes : mapping of str to shape or int, optional
-        Shapes (or sizes) of the blobs.  With them a blob takes the smallest
-        free buffer at least as large as it, else the largest; without, the
-        most reused free buffer.
+        Shapes (or sizes) of the blobs.  With them a blob takes the
+        best-fitting free buffer (the smallest at least as large as the blob,
+        else the largest), and of two placements -- in program order, and
+        largest blob first -- the one with fewer bytes is kept; without, a
+        blob takes the most reused free buffer.
     namescope : str, optional
         Prefix of the generated buffer names ``<namescope>__m<k>_shared``.
 
