@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 from google.protobuf import text_format
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from memonger.graph.testing import RandomNet, nets
@@ -785,3 +785,77 @@ def test_mutations_are_judged_like_the_oracle(random_net: RandomNet, data: st.Da
         for a, b in zip(net.op, mutated.op, strict=True)
     )
     assert verify_graph_equality(net, mutated) == (expected and same_external_names)
+
+
+def rename_everywhere(
+    net: caffe2_pb2.NetDef, old: str, new: str, *, outer: bool, inner: bool
+) -> None:
+    """Rename ``old`` in the ops of ``net`` (``outer``) and/or in its nested nets (``inner``)."""
+
+    def rename_net(target: caffe2_pb2.NetDef, ops: bool, nested: bool) -> None:
+        for op in target.op:
+            if ops:
+                for field in ("input", "output", "control_input"):
+                    getattr(op, field)[:] = [new if b == old else b for b in getattr(op, field)]
+            for arg in op.arg:
+                if arg.name != "step_net" or not nested:
+                    continue
+                if arg.HasField("n"):
+                    rename_whole(arg.n)
+                else:
+                    step = caffe2_pb2.NetDef()
+                    text_format.Parse(arg.s.decode(), step)
+                    rename_whole(step)
+                    arg.s = text_format.MessageToString(step).encode()
+
+    def rename_whole(target: caffe2_pb2.NetDef) -> None:
+        rename_net(target, ops=True, nested=True)
+        for field in ("external_input", "external_output"):
+            getattr(target, field)[:] = [new if b == old else b for b in getattr(target, field)]
+
+    rename_net(net, ops=outer, nested=inner)
+
+
+@settings(max_examples=80)
+@given(nets(max_ops=8), st.data())
+def test_renaming_reaches_into_nested_nets(random_net: RandomNet, data: st.DataObject) -> None:
+    net = to_netdef(random_net)
+    outer_names = blob_names(net)
+    owner = data.draw(st.integers(0, len(net.op) - 1))
+    referenced = data.draw(st.lists(st.sampled_from(outer_names), min_size=1, unique=True))
+    step = caffe2_pb2.NetDef(name="step", external_input=referenced)
+    step.op.add(type="StepOp", input=[*referenced, "local_t"], output=["out_t"])
+    net.op[owner].type = "RecurrentNetwork"
+    arg = net.op[owner].arg.add(name="step_net")
+    if data.draw(st.booleans()):
+        arg.n.CopyFrom(step)
+    else:
+        arg.s = text_format.MessageToString(step).encode()
+
+    # Blobs whose first access is a write that does not read them: renaming them
+    # everywhere keeps the meaning (the op owning the step net reads what it references).
+    externals = set(net.external_input) | set(net.external_output)
+    first_access: dict[str, bool] = {}
+    for i, op in enumerate(net.op):
+        refs = set(referenced) if i == owner else set()
+        write_only = set(op.output) - set(op.input)
+        reads = set(op.input) | set(op.control_input) | (refs - write_only)
+        for blob in reads | set(op.output) | refs:
+            first_access.setdefault(blob, blob not in reads)
+    renamable = sorted(b for b in referenced if first_access.get(b) and b not in externals)
+    event(f"renamable blob: {bool(renamable)}")
+    if not renamable:
+        return
+    blob = data.draw(st.sampled_from(renamable))
+
+    consistent = renamed(net, {})
+    rename_everywhere(consistent, blob, "fresh", outer=True, inner=True)
+    result = verify_execution_equivalence(net, consistent)
+    assert result.ok, result.message
+
+    for outer, inner in ((True, False), (False, True)):
+        partial = renamed(net, {})
+        rename_everywhere(partial, blob, "fresh", outer=outer, inner=inner)
+        result = verify_execution_equivalence(net, partial)
+        assert not result.ok
+        assert result.op_index == owner or result.original_index == owner, result.message
