@@ -76,6 +76,10 @@ class OpAccess:
     ``input`` holds the op's inputs, control inputs and the outer blobs its
     nested nets reference; ``output`` its outputs and those same outer blobs
     (an op owning a nested net counts as reading and writing them).
+    ``control_input`` stays empty since control inputs are folded into
+    ``input`` (a conservative read); ``type`` and ``name`` are the op's, for
+    error messages.  Instances are op-like for :mod:`memonger.graph` and
+    :mod:`memonger.alloc`.
     """
 
     input: list[str] = field(default_factory=list)
