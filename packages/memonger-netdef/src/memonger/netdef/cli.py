@@ -906,7 +906,8 @@ examples:
   memonger verify train.pb train_opt.pb
   memonger verify predict.pb predict_opt.pb --random-orders 50
 
-Exit status 0 when every check that applies holds, 1 when one fails.
+Exit status 0 when every check that applies holds, 1 when one fails, 2 when a
+net cannot be read.
 """
 
 _DEMO_EPILOG = """\
