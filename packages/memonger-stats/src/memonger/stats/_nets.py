@@ -17,6 +17,7 @@ __all__ = [
     "net_ops",
     "produced_in",
     "size_of",
+    "sizer",
 ]
 
 SizeSource = Mapping[str, int] | Callable[[str], int]
@@ -68,6 +69,8 @@ def net_device(net: Any) -> tuple[int, int]:
 
 def check_size(name: str, value: object) -> int:
     """Validate one size: a non-negative integer."""
+    if type(value) is int and value >= 0:
+        return value
     if isinstance(value, bool):
         raise InvalidSizeError(f"blob {name!r} has a bool size {value!r}")
     try:
@@ -93,6 +96,24 @@ def size_of(sizes: SizeSource, name: str) -> int:
     if value is None:
         raise MissingSizeError(f"blob {name!r} has no size (None)")
     return check_size(name, value)
+
+
+def sizer(sizes: SizeSource) -> Callable[[str], int]:
+    """A validating ``name -> bytes`` lookup over a mapping or a callable (see :func:`size_of`)."""
+    if isinstance(sizes, Mapping):
+        mapping = sizes
+
+        def from_mapping(name: str) -> int:
+            try:
+                value = mapping[name]
+            except KeyError:
+                raise MissingSizeError(f"blob {name!r} has no size") from None
+            if value is None:
+                raise MissingSizeError(f"blob {name!r} has no size (None)")
+            return check_size(name, value)
+
+        return from_mapping
+    return lambda name: size_of(sizes, name)
 
 
 def produced_in(ops: Sequence[Any]) -> list[str]:

@@ -15,7 +15,7 @@ from memonger.stats._nets import (
     device_of,
     net_device,
     net_ops,
-    size_of,
+    sizer,
 )
 from memonger.stats.dtypes import DataType, DTypeLike, blob_nbytes
 from memonger.stats.errors import MissingSizeError, StatsError
@@ -134,13 +134,14 @@ def estimate_memory_usage(
         raise StatsError("estimate_memory_usage needs shapes or sizes")
     scope = _scope(devicescope)
     cache: dict[str, int] = {}
+    lookup = None if sizes is None else sizer(sizes)
 
     def nbytes(blob: str) -> int:
         if blob in cache:
             return cache[blob]
         try:
-            if sizes is not None:
-                value = size_of(sizes, blob)
+            if lookup is not None:
+                value = lookup(blob)
             else:
                 assert shapes is not None
                 entry = shapes.get(blob)

@@ -19,8 +19,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from memonger.alloc import LiveRange, compute_ranges
-from memonger.stats._nets import SizeSource, check_size, net_ops, produced_in, size_of
+from memonger.alloc import LiveRange
+from memonger.stats._nets import SizeSource, check_size, net_ops, size_of, sizer
 from memonger.stats.errors import MissingSizeError, StatsError
 
 __all__ = ["Timeline", "compute_timeline", "timeline_from_ranges"]
@@ -218,9 +218,25 @@ def compute_timeline(
         if sorted(indices) != list(range(len(ops))):
             raise StatsError(f"order is not a permutation of the {len(ops)} op indices")
         ops = [ops[i] for i in indices]
-    ranges = compute_ranges(ops)
-    produced = produced_in(ops)
-    counted = {name: ranges[name] for name in produced}
-    return timeline_from_ranges(
-        counted, blob_nbytes=blob_nbytes, num_positions=len(ops), produced=produced
-    )
+    # One pass with the live-range rules of memonger.alloc.compute_ranges.
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    written_last: dict[str, bool] = {}
+    produced: dict[str, None] = {}
+    for pos, op in enumerate(ops):
+        for name in op.input:
+            if name not in first:
+                first[name] = 0  # read before any write: live from the start
+            last[name] = pos
+            written_last[name] = False
+        for name in op.output:
+            if name not in first:
+                first[name] = pos
+            last[name] = pos
+            written_last[name] = True
+            produced[name] = None
+    end = len(ops) - 1
+    lookup = sizer(blob_nbytes)
+    sizes = {name: lookup(name) for name in produced}
+    spans = {name: (first[name], end if written_last[name] else last[name]) for name in produced}
+    return _build(spans, sizes, len(ops))
