@@ -279,6 +279,8 @@ def test_unknown_sizes() -> None:
     assert estimate_memory_usage(net, {"a": [3]}, None, None, unknown="zero").total == 12
     with pytest.raises(StatsError, match="shapes or sizes"):
         estimate_memory_usage(net)
+    with pytest.raises(TypeError, match="devicescope"):
+        estimate_memory_usage(net, {"a": [3], "b": [1]}, None, 1)
     with pytest.raises(ValueError, match="unknown"):
         estimate_memory_usage(net, {}, unknown="warn")  # type: ignore[arg-type]
 

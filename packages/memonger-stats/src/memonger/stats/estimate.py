@@ -43,6 +43,11 @@ def _scope(devicescope: Any) -> tuple[int, int]:
     if isinstance(devicescope, tuple):
         device_type, device_id = devicescope
         return (int(device_type), int(device_id))
+    if not (hasattr(devicescope, "device_type") or hasattr(devicescope, "device_id")):
+        raise TypeError(
+            f"devicescope must be a DeviceOption, a (device_type, device_id) tuple or None, "
+            f"not {devicescope!r}"
+        )
     key = device_key(devicescope)
     assert key is not None
     return key
