@@ -33,7 +33,7 @@ import math
 import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol, TypeAlias
 
 from memonger.alloc import MissingSizeError
@@ -296,41 +296,65 @@ class _Buffer:
     members: list[str]
     mask: int = 0
     last: int = 0
-    firsts: list[int] = field(default_factory=list)
-    lasts: list[int] = field(default_factory=list)
-
-
-def _best_fit(candidates: Sequence[_Buffer], need: int | None) -> _Buffer:
-    """The free buffer to reuse: best size fit, else the most reused (never empty)."""
-    if need is None:
-        return min(candidates, key=lambda c: (-len(c.members), c.index))
-    fitting = [c for c in candidates if c.size >= need]
-    if fitting:
-        return min(fitting, key=lambda c: (c.size, -len(c.members), c.index))
-    return min(candidates, key=lambda c: (-c.size, c.index))
 
 
 def _plan_online(
     info: _Analysis, blobs: Sequence[str], sizes: Mapping[str, int] | None, *, dag: bool
 ) -> list[list[str]]:
-    """Walk the program order; each new blob takes a free buffer (best fit)."""
+    """Walk the program order; each new blob takes a free buffer (best fit).
+
+    With sizes the best fit is the smallest free buffer at least as large as
+    the blob (ties: the most reused, then the oldest), else the largest;
+    without, the most reused (then the oldest).  Free buffers are kept sorted
+    by that preference, so the first usable one is the choice.
+    """
     by_op: dict[int, list[str]] = {}
     for b in blobs:
         by_op.setdefault(info.first_write[b], []).append(b)
-    pool: list[_Buffer] = []
+    # free buffers per device, sorted by (size, -reuses, index) or (-reuses, index)
+    pools: dict[tuple[int, int], list[tuple[int, int, int, _Buffer]]] = {}
     release: list[tuple[int, int, _Buffer]] = []  # heap of (last touch, index, buffer)
     buffers: list[_Buffer] = []
+
+    def key(buf: _Buffer) -> tuple[int, int, int, _Buffer]:
+        if sizes is None:
+            return (-len(buf.members), buf.index, 0, buf)
+        return (buf.size, -len(buf.members), buf.index, buf)
+
     for i in sorted(by_op):
         while release and release[0][0] < i:
-            pool.append(heapq.heappop(release)[2])
+            freed = heapq.heappop(release)[2]
+            bisect.insort(pools.setdefault(freed.device, []), key(freed))
         not_anc = ~info.ancestors[i] if dag else 0
         for b in by_op[i]:
             need = None if sizes is None else sizes.get(b, 1)
             dev = info.device[b]
-            candidates = [c for c in pool if c.device == dev and not (c.mask & not_anc)]
-            if candidates:
-                buf = _best_fit(candidates, need)
-                pool.remove(buf)
+            pool = pools.get(dev, [])
+            chosen = -1
+            if need is None:
+                for k, entry in enumerate(pool):
+                    if not entry[3].mask & not_anc:
+                        chosen = k
+                        break
+            else:
+                start = bisect.bisect_left(pool, (need,))
+                for k in range(start, len(pool)):
+                    if not pool[k][3].mask & not_anc:
+                        chosen = k
+                        break
+                else:
+                    for k in range(start - 1, -1, -1):
+                        if not pool[k][3].mask & not_anc:
+                            chosen = k
+                            break
+                    # among the largest, the most reused (then the oldest)
+                    k = chosen - 1
+                    while k >= 0 and chosen >= 0 and pool[k][0] == pool[chosen][0]:
+                        if not pool[k][3].mask & not_anc:
+                            chosen = k
+                        k -= 1
+            if chosen >= 0:
+                buf = pool.pop(chosen)[3]
                 buf.members.append(b)
                 if need is not None and need > buf.size:
                     buf.size = need
@@ -359,40 +383,39 @@ def _plan_by_size(
     ancestors = info.ancestors
     position = {b: k for k, b in enumerate(blobs)}
     order = sorted(blobs, key=lambda b: (-sizes.get(b, 1), position[b]))
-    by_device: dict[tuple[int, int], list[_Buffer]] = {}
-    buffers: list[_Buffer] = []
+    # per device, buffers as (first writes, last touches, members) in order
+    by_device: dict[tuple[int, int], list[tuple[list[int], list[int], list[str]]]] = {}
+    buffers: list[list[str]] = []
+    bisect_right = bisect.bisect_right
     for b in order:
         f = first[b]
         end = last[b]
         mask_b = touches[b]
         not_anc_b = ~ancestors[f] if dag else 0
         same = by_device.setdefault(info.device[b], [])
-        for buf in reversed(same):
-            firsts = buf.firsts
-            lasts = buf.lasts
-            k = bisect.bisect_right(firsts, f)
+        for firsts, lasts, members in reversed(same):
+            k = bisect_right(firsts, f)
             # In program order the neighbours must end before b starts and
             # start after b ends; in DAG order they must also be ancestors.
-            if k > 0 and lasts[k - 1] >= f:
+            if k and lasts[k - 1] >= f:
                 continue
-            if k < len(firsts) and end >= firsts[k]:
+            has_next = k < len(firsts)
+            if has_next and end >= firsts[k]:
                 continue
             if dag:
-                if k > 0 and touches[buf.members[k - 1]] & not_anc_b:
+                if k and touches[members[k - 1]] & not_anc_b:
                     continue
-                if k < len(firsts) and mask_b & ~ancestors[firsts[k]]:
+                if has_next and mask_b & ~ancestors[firsts[k]]:
                     continue
             firsts.insert(k, f)
             lasts.insert(k, end)
-            buf.members.insert(k, b)
+            members.insert(k, b)
             break
         else:
-            buf = _Buffer(len(buffers), info.device[b], sizes.get(b, 1), [b])
-            buf.firsts = [f]
-            buf.lasts = [end]
-            buffers.append(buf)
-            same.append(buf)
-    return [buf.members for buf in buffers]
+            members = [b]
+            same.append(([f], [end], members))
+            buffers.append(members)
+    return buffers
 
 
 def _plan_bytes(groups: Iterable[Sequence[str]], sizes: Mapping[str, int]) -> int:
