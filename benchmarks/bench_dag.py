@@ -5,11 +5,12 @@ For every corpus net and function -- ``optimize_inference_for_dag`` and
 only, and with activations) on training nets -- report produced blobs before
 and after, naive, plan and peak-live bytes (design 7, peak live in program
 order), plan/peak, and the median wall-clock and CPU time over repeated runs
-(CPU time also per 1,000 ops).  On inference nets also a lower bound on the bytes of any plan of the same
-kind (see :func:`bounds`): renaming blobs onto shared buffers cannot always
-reach peak live bytes, and a plan safe for every order of a DAG even less, so
-``plan/bound`` measures the planner against what is reachable.  Prints
-a Markdown table and writes ``benchmarks/results/dag.json``.
+(CPU time also per 1,000 ops).  On inference nets also a lower bound on the
+bytes of any plan of the same kind (see :func:`bounds`): renaming blobs onto
+shared buffers cannot always reach peak live bytes, and a plan safe for every
+order of a DAG even less, so ``plan/bound`` measures the planner against what
+is reachable.  Prints a Markdown table and writes
+``benchmarks/results/dag.json``.
 
 Usage: ``python benchmarks/bench_dag.py [--repeat N] [NAME ...]``;
 the corpus comes from ``MEMONGER_CORPUS`` (default ``../shared/corpus``
