@@ -2,11 +2,26 @@
 
 ``memonger.alloc`` has no third-party dependencies.  It computes the live
 range of every blob of a linearized net (:func:`compute_ranges`) and decides
-which blobs share one buffer (:func:`compute_assignments`), with Caffe2's
-greedy rule, better heuristics and an exact solver, plus lower bounds and an
-independent validator.
+which blobs share one buffer (:func:`allocate`, :func:`compute_assignments`),
+with Caffe2's greedy rule, better heuristics and an exact solver, plus lower
+bounds and a validator.  :mod:`memonger.alloc.testing` (extra ``testing``)
+holds Hypothesis strategies and an oracle for any allocator.
+
+Examples
+--------
+>>> from types import SimpleNamespace as Op
+>>> from memonger.alloc import allocate, compute_ranges
+>>> ops = [Op(input=["x"], output=["a"]), Op(input=["a"], output=["b"]),
+...        Op(input=["b"], output=["c"]), Op(input=["c"], output=["y"])]
+>>> ranges = compute_ranges(ops, {"x": 4, "a": 8, "b": 8, "c": 8, "y": 4})
+>>> result = allocate(ranges, static_blobs={"x", "y"})
+>>> [[name for name, _ in buffer] for buffer in result.assignments]
+[['a', 'c'], ['b']]
+>>> result.nbytes, result.proven_optimal
+(16, True)
 """
 
+from memonger.alloc.bounds import peak_live_bytes, positional_maxima, positional_maxima_bound
 from memonger.alloc.errors import (
     AllocError,
     InvalidAssignmentError,
@@ -14,15 +29,53 @@ from memonger.alloc.errors import (
     MissingSizeError,
     UnknownAlgorithmError,
 )
-from memonger.alloc.ranges import LiveRange, OpLike, compute_ranges
+from memonger.alloc.exact import compute_assignments_dp
+from memonger.alloc.greedy import compute_assignments_greedy, is_compatible
+from memonger.alloc.planner import (
+    ALGORITHMS,
+    AllocationResult,
+    AssignmentAlgorithm,
+    Strategy,
+    allocate,
+    compute_assignments,
+    compute_blob_assignments,
+    get_memory_usage,
+)
+from memonger.alloc.ranges import (
+    Item,
+    LiveRange,
+    OpLike,
+    RangesLike,
+    compute_ranges,
+    get_updated_ranges,
+)
+from memonger.alloc.verify import verify_assignments
 
 __all__ = [
+    "ALGORITHMS",
     "AllocError",
+    "AllocationResult",
+    "AssignmentAlgorithm",
     "InvalidAssignmentError",
     "InvalidRangeError",
+    "Item",
     "LiveRange",
     "MissingSizeError",
     "OpLike",
+    "RangesLike",
+    "Strategy",
     "UnknownAlgorithmError",
+    "allocate",
+    "compute_assignments",
+    "compute_assignments_dp",
+    "compute_assignments_greedy",
+    "compute_blob_assignments",
     "compute_ranges",
+    "get_memory_usage",
+    "get_updated_ranges",
+    "is_compatible",
+    "peak_live_bytes",
+    "positional_maxima",
+    "positional_maxima_bound",
+    "verify_assignments",
 ]

@@ -13,15 +13,25 @@ from typing import NamedTuple, Protocol
 
 from memonger.alloc.errors import InvalidRangeError, MissingSizeError
 
-__all__ = ["LiveRange", "OpLike", "compute_ranges"]
+__all__ = [
+    "Item",
+    "LiveRange",
+    "OpLike",
+    "RangesLike",
+    "as_items",
+    "compute_ranges",
+    "get_updated_ranges",
+    "nbytes",
+    "sort_by_used",
+]
 
 
 class OpLike(Protocol):
     """Anything with ordered ``input`` and ``output`` blob-name sequences.
 
     Caffe2 ``OperatorDef`` messages qualify, and so do users' own IR nodes.
-    An optional ``control_input`` sequence is accepted and ignored by live
-    range computation (it orders ops; it touches no buffer).
+    An optional ``control_input`` sequence of blob names is honoured by
+    :func:`compute_ranges` as extra reads (see there).
     """
 
     @property
@@ -73,7 +83,10 @@ def compute_ranges(
     ----------
     linearized_ops : iterable of op-like objects
         Ops in execution order, each with ``input`` and ``output`` sequences
-        of blob names.
+        of blob names.  An op's optional ``control_input`` names count as
+        **reads** of those blobs: a control input orders the op after the
+        blob's producer, and sharing the blob's buffer must not change which
+        producer that is, so the blob stays live up to the op.
     blob_sizes : mapping of str to int, optional
         Size in bytes of each blob.  When given it must cover every blob the
         ops touch; a missing blob raises :class:`MissingSizeError`.
@@ -94,8 +107,17 @@ def compute_ranges(
     --------
     >>> from types import SimpleNamespace as Op
     >>> ops = [Op(input=["x"], output=["a"]), Op(input=["a"], output=["b"])]
-    >>> compute_ranges(ops)
-    {'x': LiveRange(defined=-1, used=0, size=None), 'a': LiveRange(defined=0, used=1, size=None), 'b': LiveRange(defined=1, used=2, size=None)}
+    >>> for name, r in compute_ranges(ops).items():
+    ...     print(name, r)
+    x LiveRange(defined=-1, used=0, size=None)
+    a LiveRange(defined=0, used=1, size=None)
+    b LiveRange(defined=1, used=2, size=None)
+
+    A control input keeps its blob live up to the op that names it:
+
+    >>> ops.append(Op(input=["b"], output=["c"], control_input=["a"]))
+    >>> compute_ranges(ops)["a"]
+    LiveRange(defined=0, used=2, size=None)
     """
     first_write: dict[str, int] = {}
     last_touch: dict[str, int] = {}
@@ -104,7 +126,9 @@ def compute_ranges(
     n_ops = 0
     for pos, op in enumerate(linearized_ops):
         n_ops = pos + 1
-        for name in op.input:
+        reads = list(op.input)
+        reads.extend(getattr(op, "control_input", ()))
+        for name in reads:
             order.setdefault(name, None)
             first_write.setdefault(name, -1)  # read before any write: from outside
             last_touch[name] = pos
@@ -126,3 +150,108 @@ def compute_ranges(
                 raise InvalidRangeError(f"blob {name!r} has negative size {size}")
         ranges[name] = LiveRange(first_write[name], used, size)
     return ranges
+
+
+Item = tuple[str, LiveRange]
+"""A blob name with its live range: the element of an assignment."""
+
+RangesLike = Mapping[str, LiveRange] | Iterable[tuple[str, LiveRange]]
+"""Ranges as a name -> LiveRange mapping or as ``(name, LiveRange)`` pairs."""
+
+
+def nbytes(size: int | None) -> int:
+    """Bytes a size stands for in assignment: ``None`` (unknown) counts as 1.
+
+    Examples
+    --------
+    >>> nbytes(None), nbytes(0), nbytes(12)
+    (1, 0, 12)
+    """
+    return 1 if size is None else size
+
+
+def get_updated_ranges(ranges: Iterable[Item], max_live: int | None = None) -> list[Item]:
+    """Fill unknown fields of ``(name, LiveRange)`` pairs, as Caffe2 did.
+
+    ``defined=None`` becomes ``-1``, ``used=None`` becomes ``max_live``
+    (default: one past the largest known ``used``) and ``size=None`` becomes
+    ``1``.  Returns a new list; the input is not modified.
+
+    Parameters
+    ----------
+    ranges : iterable of (str, LiveRange)
+        Pairs to update.
+    max_live : int, optional
+        Value for an unknown ``used``.
+
+    Returns
+    -------
+    list of (str, LiveRange)
+
+    Examples
+    --------
+    >>> get_updated_ranges([("a", LiveRange(None, 3, None)), ("b", LiveRange(2, None, 8))])
+    [('a', LiveRange(defined=-1, used=3, size=1)), ('b', LiveRange(defined=2, used=4, size=8))]
+    """
+    pairs = list(ranges)
+    if max_live is None:
+        known = [r.used for _, r in pairs if r.used is not None]
+        max_live = max(known) + 1 if known else 0
+    out: list[Item] = []
+    for name, r in pairs:
+        out.append(
+            (
+                name,
+                LiveRange(
+                    -1 if r.defined is None else r.defined,
+                    max_live if r.used is None else r.used,
+                    1 if r.size is None else r.size,
+                ),
+            )
+        )
+    return out
+
+
+def as_items(ranges: RangesLike) -> list[Item]:
+    """Validated ``(name, LiveRange)`` pairs in input order.
+
+    Accepts a mapping or an iterable of pairs.  Raises
+    :class:`InvalidRangeError` for a duplicate name (pairs only), a range with
+    ``defined > used`` or a negative size.
+
+    Examples
+    --------
+    >>> as_items({"a": LiveRange(0, 1, 4)})
+    [('a', LiveRange(defined=0, used=1, size=4))]
+    >>> as_items([("a", LiveRange(2, 1, 4))])
+    Traceback (most recent call last):
+    ...
+    memonger.alloc.errors.InvalidRangeError: blob 'a' has defined=2 > used=1
+    """
+    if isinstance(ranges, Mapping):
+        pairs: list[Item] = [(name, LiveRange(*r)) for name, r in ranges.items()]
+    else:
+        pairs = []
+        seen: set[str] = set()
+        for name, r in ranges:
+            if name in seen:
+                raise InvalidRangeError(f"blob {name!r} appears more than once")
+            seen.add(name)
+            pairs.append((name, LiveRange(*r)))
+    for name, r in pairs:
+        if r.defined is not None and r.used is not None and r.defined > r.used:
+            raise InvalidRangeError(f"blob {name!r} has defined={r.defined} > used={r.used}")
+        if r.size is not None and r.size < 0:
+            raise InvalidRangeError(f"blob {name!r} has negative size {r.size}")
+    return pairs
+
+
+def sort_by_used(items: Iterable[Item]) -> list[Item]:
+    """Pairs sorted by ``used`` (stable; unknown ``used`` last), as Caffe2 visits them.
+
+    Examples
+    --------
+    >>> sort_by_used([("a", LiveRange(0, 5, 1)), ("b", LiveRange(0, 2, 1))])
+    [('b', LiveRange(defined=0, used=2, size=1)), ('a', LiveRange(defined=0, used=5, size=1))]
+    """
+    return sorted(items, key=lambda p: (p[1].used is None, p[1].used or 0))

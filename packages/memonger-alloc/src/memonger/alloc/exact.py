@@ -1,0 +1,677 @@
+"""Exact assignment: minimum total bytes, by branch and bound.
+
+The problem
+    Partition the blobs into buffers so that the ranges inside a buffer are
+    pairwise disjoint (closed ranges), minimizing the sum over buffers of the
+    largest member (sizes ``None`` count as 1).  This is *max-coloring* of an
+    interval graph, NP-hard in general, so the solver searches, with a budget.
+
+The method
+    1. **Start from the best heuristic.**  The caller passes the best of the
+       heuristics (Caffe2's greedy, greedy by size, greedy by positional
+       maxima): the answer is never worse than any of them.  If it meets the
+       positional-maxima lower bound (see :mod:`memonger.alloc.bounds`) it is
+       optimal and no search runs.
+    2. **Decompose.**  Blobs connected by overlaps form components separated
+       by positions where nothing is live across.  Each component is solved
+       on its own; the components' buffers are then merged *by rank* (the
+       most expensive buffer of every component together, then the second
+       ones...), which is optimal whenever every component meets its own
+       positional-maxima bound: the merged plan then meets the bound of the
+       whole.  Real nets have many such components once their long-lived
+       blobs are static, and most meet their bound at once.
+    3. **Branch and bound** on what is left.  Blobs are visited largest
+       first, so a buffer's cost is fixed by the blob that opens it: a blob
+       either joins a buffer none of whose members meets its range (free) or
+       opens a new one (it pays its size).  Ranges become bit masks over the
+       distinct ``defined`` positions (two closed ranges meet iff they share
+       one), so compatibility is one ``&``.
+
+       *Lower bound* at a node with ``B`` buffers: at each position ``t`` with
+       ``L_t`` live blobs, at least ``L_t - B`` of the unassigned ones live
+       at ``t`` open new buffers, in the best case the smallest of them; the
+       ``j``-th most expensive new buffer thus costs at least the largest,
+       over ``t``, ``j``-th of those sizes (positional maxima of the
+       remaining subproblem), summed over ``j``.
+
+       *Symmetry breaking*: buffers whose occupancy agrees on every position
+       a remaining blob covers are interchangeable; only one of them is
+       tried.  A blob never opens a new buffer while a compatible buffer
+       that no remaining blob's position touches exists (that buffer is as
+       good as a new one, for free).
+
+       *Memoization*: a state is the multiset of buffer occupancies projected
+       on the remaining positions; reaching a state again at no lower cost
+       is pruned.
+
+       Search stops at the time or node limit; the best plan found is
+       returned and reported as not proven optimal.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from memonger.alloc.bounds import _maxima
+from memonger.alloc.ranges import Item, nbytes
+
+__all__ = [
+    "SearchStats",
+    "components",
+    "compute_assignments_dp",
+    "plan_cost",
+    "solve_exact",
+]
+
+
+@dataclass
+class SearchStats:
+    """Counters of one exact solve."""
+
+    nodes: int = 0
+    memo_hits: int = 0
+    pruned: int = 0
+    components: int = 0
+    components_searched: int = 0
+    budget_exhausted: bool = False
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+def plan_cost(assignments: Sequence[Sequence[Item]]) -> int:
+    """Sum over buffers of the largest member (``None`` counts as 1)."""
+    return sum(max((nbytes(r.size) for _, r in a), default=0) for a in assignments)
+
+
+def components(items: Sequence[Item]) -> list[list[int]]:
+    """Indices of ``items`` grouped by overlap-connected components, in time order.
+
+    Examples
+    --------
+    >>> from memonger.alloc import LiveRange
+    >>> components([("a", LiveRange(0, 2, 1)), ("b", LiveRange(3, 4, 1)),
+    ...             ("c", LiveRange(2, 3, 1))])
+    [[0, 2, 1]]
+    >>> components([("a", LiveRange(0, 1, 1)), ("b", LiveRange(2, 4, 1))])
+    [[0], [1]]
+    """
+    order = sorted(range(len(items)), key=lambda i: (items[i][1].defined, items[i][1].used, i))
+    groups: list[list[int]] = []
+    end = None
+    for i in order:
+        r = items[i][1]
+        if end is None or r.defined > end:
+            groups.append([])
+            end = r.used
+        groups[-1].append(i)
+        end = max(end, r.used)
+    return groups
+
+
+class _Budget:
+    def __init__(self, deadline: float | None, node_limit: int | None) -> None:
+        self.deadline = deadline
+        self.node_limit = node_limit
+        self.nodes = 0
+        self.out = False
+
+    def tick(self) -> bool:
+        """Count a node; True when the budget is spent."""
+        self.nodes += 1
+        if self.node_limit is not None and self.nodes > self.node_limit:
+            self.out = True
+        elif self.deadline is not None:
+            self.out = time.perf_counter() > self.deadline
+        return self.out
+
+
+def _branch_and_bound(
+    items: Sequence[Item],
+    init: Sequence[Sequence[Item]],
+    incumbent_cost: int,
+    budget: _Budget,
+    stats: SearchStats,
+) -> tuple[list[int] | None, bool]:
+    """Search an assignment of ``items`` on top of ``init`` cheaper than the incumbent.
+
+    Returns (buffer index per item, or None when nothing cheaper was found;
+    whether the search completed).  Buffer indices below ``len(init)`` are the
+    initial buffers.
+    """
+    n = len(items)
+    order = sorted(
+        range(n),
+        key=lambda i: (-nbytes(items[i][1].size), items[i][1].defined, items[i][1].used, i),
+    )
+    weights = [nbytes(items[i][1].size) for i in order]
+    init_ranges = [r for a in init for _, r in a]
+    points = sorted({items[i][1].defined for i in order} | {r.defined for r in init_ranges})
+    npts = len(points)
+
+    def mask_of(defined: int, used: int) -> int:
+        lo = bisect_left(points, defined)
+        hi = bisect_right(points, used)
+        return ((1 << hi) - 1) ^ ((1 << lo) - 1)
+
+    masks = [mask_of(items[i][1].defined, items[i][1].used) for i in order]
+    suffix = [0] * (n + 1)
+    for k in range(n - 1, -1, -1):
+        suffix[k] = suffix[k + 1] | masks[k]
+
+    # Per position: number of live blobs (initial ones too) and sizes of the
+    # searched ones live there, largest first (visit order).
+    live_sizes: list[list[int]] = [[] for _ in range(npts)]
+    live_idx: list[list[int]] = [[] for _ in range(npts)]
+    live_count = [0] * npts
+    for k, i in enumerate(order):
+        r = items[i][1]
+        for t in range(bisect_left(points, r.defined), bisect_right(points, r.used)):
+            live_sizes[t].append(weights[k])
+            live_idx[t].append(k)
+            live_count[t] += 1
+    for r in init_ranges:
+        for t in range(bisect_left(points, r.defined), bisect_right(points, r.used)):
+            live_count[t] += 1
+    by_count = sorted(range(npts), key=lambda t: -live_count[t])
+    counts_desc = [live_count[t] for t in by_count]
+
+    def rest_bound(n_buffers: int) -> int:
+        need: list[int] = []
+        for idx, t in enumerate(by_count):
+            r_t = counts_desc[idx] - n_buffers
+            if r_t <= 0:
+                break
+            sizes = live_sizes[t]
+            tail = sizes[len(sizes) - r_t :]
+            for j, s in enumerate(tail):
+                if j == len(need):
+                    need.append(s)
+                elif s > need[j]:
+                    need[j] = s
+        return sum(need)
+
+    def forced_bound(k: int) -> int:
+        """Like ``rest_bound``, also counting the blobs no buffer can take."""
+        forced = [False] * n
+        for q in range(k, n):
+            mq = masks[q]
+            for o in occ:
+                if not o & mq:
+                    break
+            else:
+                forced[q] = True
+        n_buffers = len(occ)
+        need: list[int] = []
+        for t in range(npts):
+            idx = live_idx[t]
+            start = bisect_left(idx, k)
+            if start == len(idx):
+                continue
+            r_t = live_count[t] - n_buffers
+            chosen = [q for q in idx[start:] if forced[q]]
+            extra = r_t - len(chosen)
+            if extra > 0:
+                others = [q for q in idx[start:] if not forced[q]]
+                chosen.extend(others[len(others) - extra :])
+                chosen.sort()
+            for j, q in enumerate(chosen):
+                s = weights[q]
+                if j == len(need):
+                    need.append(s)
+                elif s > need[j]:
+                    need[j] = s
+        return sum(need)
+
+    occ: list[int] = []
+    caps: list[int] = []
+    for a in init:
+        m = 0
+        for _, r in a:
+            m |= mask_of(r.defined, r.used)
+        occ.append(m)
+        caps.append(max((nbytes(r.size) for _, r in a), default=0))
+    choice = [0] * n
+    best_choice: list[int] | None = None
+    best = incumbent_cost
+    base_cost = sum(caps)
+    memo: dict[tuple[int, tuple[int, ...]], int] = {}
+
+    # Explicit stack: for depth k, the options still to try.
+    options: list[list[int]] = []
+    cost = base_cost
+    k = 0
+    completed = True
+
+    def expand(k: int, cost: int) -> list[int]:
+        """Options at depth k (buffer indices, -1 = new), or [] to prune."""
+        if cost + rest_bound(len(occ)) >= best or cost + forced_bound(k) >= best:
+            stats.pruned += 1
+            return []
+        rem = suffix[k]
+        full = rem
+        key = (k, tuple(sorted(p for o in occ if (p := o & rem) != full)))
+        seen = memo.get(key)
+        if seen is not None and seen <= cost:
+            stats.memo_hits += 1
+            return []
+        if len(memo) > 2_000_000:
+            memo.clear()
+        memo[key] = cost
+        m = masks[k]
+        w = weights[k]
+        later = suffix[k + 1]
+        joins: list[tuple[int, int, int]] = []  # (growth, -fill, index)
+        seen_proj: set[int] = set()
+        free_for_all = False
+        for j, o in enumerate(occ):
+            if o & m:
+                continue
+            proj = o & rem
+            if proj in seen_proj:
+                continue
+            seen_proj.add(proj)
+            growth = w - caps[j] if w > caps[j] else 0
+            if growth == 0 and not o & later:
+                free_for_all = True
+            joins.append((growth, -proj.bit_count(), j))
+        joins.sort()
+        opts = [j for _, _, j in joins]
+        if not free_for_all:
+            opts.append(-1)
+        opts.reverse()  # popped from the end: best first
+        return opts
+
+    undo: list[tuple[int, int]] = []  # per depth: (buffer index, previous cap)
+    options.append(expand(0, cost) if n else [])
+    if n == 0:
+        return ([], True) if base_cost < best else (None, True)
+    while options:
+        opts = options[-1]
+        if not opts or budget.out:
+            if budget.out:
+                completed = False
+            options.pop()
+            if undo:
+                j, prev = undo.pop()
+                k -= 1
+                if j == len(occ) - 1 and prev < 0:
+                    occ.pop()
+                    cost -= caps.pop()
+                else:
+                    occ[j] ^= masks[k]
+                    cost -= caps[j] - prev
+                    caps[j] = prev
+            continue
+        j = opts.pop()
+        if budget.tick():
+            completed = False
+            continue
+        stats.nodes += 1
+        if j < 0:
+            occ.append(masks[k])
+            caps.append(weights[k])
+            cost += weights[k]
+            undo.append((len(occ) - 1, -1))
+            j = len(occ) - 1
+        else:
+            prev = caps[j]
+            occ[j] |= masks[k]
+            if weights[k] > prev:
+                caps[j] = weights[k]
+                cost += weights[k] - prev
+            undo.append((j, prev))
+        choice[k] = j
+        k += 1
+        if k == n:
+            if cost < best:
+                best = cost
+                best_choice = choice.copy()
+            options.append([])
+        else:
+            options.append(expand(k, cost))
+    if best_choice is None:
+        return None, completed
+    result = [0] * n
+    for pos, i in enumerate(order):
+        result[i] = best_choice[pos]
+    return result, completed
+
+
+def _sweep_search(
+    items: Sequence[Item],
+    incumbent_cost: int,
+    budget: _Budget,
+    stats: SearchStats,
+) -> tuple[list[int] | None, bool]:
+    """Search in time order for an assignment cheaper than the incumbent.
+
+    Blobs are visited by ``defined`` (larger first on ties).  A buffer is
+    then described by its capacity (largest member so far) and whether it is
+    still busy, so the state is small and memoized.  The bound: every blob
+    live at a position at or after the current one needs its own buffer of at
+    least its size, so with current capacities ``c_1 >= c_2 >= ...`` (which
+    only grow) and the positional maxima ``P_j`` of those positions, the final
+    cost is at least ``sum(max(c_j, P_j))``.
+    """
+    n = len(items)
+    order = sorted(
+        range(n),
+        key=lambda i: (items[i][1].defined, -nbytes(items[i][1].size), items[i][1].used, i),
+    )
+    starts = [items[i][1].defined for i in order]
+    ends = [items[i][1].used for i in order]
+    weights = [nbytes(items[i][1].size) for i in order]
+
+    # Positional maxima of the blobs live at or after each visit's position.
+    points = sorted(set(starts))
+    suffix_pm: dict[int, list[int]] = {}
+    acc: list[int] = []
+    by_end = sorted(range(n), key=lambda q: ends[q])
+    for p in reversed(points):
+        # blobs live at p: started at or before p, end at or after p
+        lo = bisect_left([ends[q] for q in by_end], p)
+        live = sorted(
+            (weights[q] for q in by_end[lo:] if starts[q] <= p),
+            reverse=True,
+        )
+        merged = [max(a, b) for a, b in zip(acc, live, strict=False)]
+        merged.extend(acc[len(live) :] if len(acc) > len(live) else live[len(acc) :])
+        acc = merged
+        suffix_pm[p] = acc
+    pm_at = [suffix_pm[starts[k]] for k in range(n)]
+    # For the stronger bound: per start position, the visits live there.
+    live_at: list[list[int]] = []  # per distinct start point, visit indices live there
+    for p in points:
+        live_at.append([q for q in range(n) if starts[q] <= p <= ends[q]])
+    point_index = [bisect_left(points, starts[k]) for k in range(n)]
+
+    def busy_bound(k: int, srt: list[int]) -> int:
+        """Unassigned blobs live at a later position need buffers other
+        than those still busy there, at least as large as the blob."""
+        acc2: list[int] = []
+        for pi in range(point_index[k], len(points)):
+            p = points[pi]
+            vals = [weights[q] for q in live_at[pi] if q >= k]
+            vals.extend(c for c, e in zip(caps, busy, strict=True) if e >= p)
+            vals.sort(reverse=True)
+            for j, v in enumerate(vals):
+                if j == len(acc2):
+                    acc2.append(v)
+                elif v > acc2[j]:
+                    acc2[j] = v
+        total = 0
+        for j in range(max(len(srt), len(acc2))):
+            c = srt[j] if j < len(srt) else 0
+            m = acc2[j] if j < len(acc2) else 0
+            total += c if c > m else m
+        return total
+
+    caps: list[int] = []
+    busy: list[int] = []  # used of the last member
+    choice = [0] * n
+    best = incumbent_cost
+    best_choice: list[int] | None = None
+    seen: set[tuple[int, tuple[tuple[int, int], ...]]] = set()
+    cost = 0
+
+    def expand(k: int) -> list[int]:
+        d = starts[k]
+        pm = pm_at[k]
+        srt = sorted(caps, reverse=True)
+        bound = 0
+        for j in range(max(len(srt), len(pm))):
+            c = srt[j] if j < len(srt) else 0
+            p = pm[j] if j < len(pm) else 0
+            bound += c if c > p else p
+        if bound >= best or busy_bound(k, srt) >= best:
+            stats.pruned += 1
+            return []
+        key = (k, tuple(sorted((c, e if e >= d else -1) for c, e in zip(caps, busy, strict=True))))
+        if key in seen:
+            stats.memo_hits += 1
+            return []
+        if len(seen) > 2_000_000:
+            seen.clear()
+        seen.add(key)
+        s = weights[k]
+        fits: dict[int, int] = {}
+        below = -1
+        for j, c in enumerate(caps):
+            if busy[j] >= d:
+                continue
+            if c >= s:
+                if c not in fits:
+                    fits[c] = j
+            elif below < 0 or c > caps[below]:
+                below = j
+        opts = [fits[c] for c in sorted(fits)]
+        if below >= 0:
+            opts.append(below)
+        elif s not in fits:
+            opts.append(-1)
+        opts.reverse()  # popped from the end: best fit first
+        return opts
+
+    options: list[list[int]] = [expand(0)]
+    undo: list[tuple[int, int, int]] = []  # (buffer, previous cap, previous busy); -1 = new
+    k = 0
+    completed = True
+    while options:
+        opts = options[-1]
+        if not opts or budget.out:
+            if budget.out:
+                completed = False
+            options.pop()
+            if undo:
+                j, prev_cap, prev_busy = undo.pop()
+                k -= 1
+                if prev_cap < 0:
+                    cost -= caps.pop()
+                    busy.pop()
+                else:
+                    cost -= caps[j] - prev_cap
+                    caps[j] = prev_cap
+                    busy[j] = prev_busy
+            continue
+        j = opts.pop()
+        if budget.tick():
+            completed = False
+            continue
+        stats.nodes += 1
+        s = weights[k]
+        if j < 0:
+            caps.append(s)
+            busy.append(ends[k])
+            cost += s
+            j = len(caps) - 1
+            undo.append((j, -1, -1))
+        else:
+            undo.append((j, caps[j], busy[j]))
+            if s > caps[j]:
+                cost += s - caps[j]
+                caps[j] = s
+            busy[j] = ends[k]
+        choice[k] = j
+        k += 1
+        if k == n:
+            if cost < best:
+                best = cost
+                best_choice = choice.copy()
+            options.append([])
+        else:
+            options.append(expand(k))
+    if best_choice is None:
+        return None, completed
+    result = [0] * n
+    for pos, i in enumerate(order):
+        result[i] = best_choice[pos]
+    return result, completed
+
+
+def _from_choice(
+    items: Sequence[Item], init: Sequence[Sequence[Item]], choice: Sequence[int]
+) -> list[list[Item]]:
+    buffers: list[list[Item]] = [list(a) for a in init]
+    extra: dict[int, list[Item]] = {}
+    for item, j in zip(items, choice, strict=True):
+        if j < len(init):
+            buffers[j].append(item)
+        else:
+            extra.setdefault(j, []).append(item)
+    buffers.extend(extra[j] for j in sorted(extra))
+    return buffers
+
+
+def _merge_by_rank(parts: Sequence[Sequence[Sequence[Item]]]) -> list[list[Item]]:
+    """Merge time-disjoint plans, pairing their buffers by decreasing cost."""
+    ranked = [sorted(p, key=lambda a: -max(nbytes(r.size) for _, r in a)) for p in parts]
+    width = max((len(p) for p in ranked), default=0)
+    merged: list[list[Item]] = [[] for _ in range(width)]
+    for p in ranked:
+        for j, a in enumerate(p):
+            merged[j].extend(a)
+    return merged
+
+
+Heuristic = Callable[[Sequence[Item]], list[list[Item]]]
+
+
+def solve_exact(
+    items: Sequence[Item],
+    heuristics: Sequence[Heuristic],
+    *,
+    init: Sequence[Sequence[Item]] = (),
+    time_limit: float | None = 2.0,
+    node_limit: int | None = None,
+) -> tuple[list[list[Item]], bool, SearchStats]:
+    """Minimum-bytes assignment of ``items`` (all shareable, validated).
+
+    Parameters
+    ----------
+    items : sequence of (str, LiveRange)
+        Blobs sorted by ``used``; positions known.
+    heuristics : sequence of callables
+        Each maps ``items`` to a valid assignment; the best is the starting
+        point (ignored when ``init`` is given).
+    init : sequence of assignments, optional
+        Buffers to start from; ``items`` must not repeat their blobs.
+    time_limit : float or None
+        Seconds of search; None for no limit.
+    node_limit : int or None
+        Search nodes; None for no limit.
+
+    Returns
+    -------
+    (assignments, proven_optimal, stats)
+    """
+    start = time.perf_counter()
+    deadline = None if time_limit is None else start + time_limit
+    budget = _Budget(deadline, node_limit)
+    stats = SearchStats()
+
+    if init:
+        from memonger.alloc.greedy import greedy_items
+
+        incumbent = greedy_items(items, init)
+        stats.components = 1
+        stats.components_searched = 1
+        choice, done = _branch_and_bound(items, init, plan_cost(incumbent), budget, stats)
+        if choice is not None:
+            incumbent = _from_choice(items, init, choice)
+        stats.budget_exhausted = budget.out
+        return incumbent, done, stats
+
+    items = list(items)
+    best = min((h(items) for h in heuristics), key=plan_cost, default=[])
+    best_cost = plan_cost(best)
+    blobs = [(r.defined, r.used, nbytes(r.size)) for _, r in items]
+    bound = sum(_maxima(blobs))
+    if best_cost <= bound:
+        stats.components = len(components(items))
+        return best, True, stats
+
+    groups = components(items)
+    stats.components = len(groups)
+    parts: list[list[list[Item]]] = []
+    for group in groups:
+        sub = [items[i] for i in sorted(group)]
+        sub_bound = sum(_maxima([blobs[i] for i in group]))
+        plan = min((h(sub) for h in heuristics), key=plan_cost)
+        if plan_cost(plan) > sub_bound and not budget.out:
+            stats.components_searched += 1
+            choice, done = _sweep_search(sub, plan_cost(plan), budget, stats)
+            if choice is not None:
+                plan = _from_choice(sub, (), choice)
+            if len(groups) == 1 and done:
+                return (plan if plan_cost(plan) < best_cost else best), True, _finish(stats, budget)
+        parts.append(plan)
+    merged = _merge_by_rank(parts)
+    if plan_cost(merged) < best_cost:
+        best, best_cost = merged, plan_cost(merged)
+    if best_cost <= bound:
+        return best, True, _finish(stats, budget)
+    proven = False
+    if len(groups) > 1 and not budget.out:
+        stats.components_searched += 1
+        choice, done = _sweep_search(items, best_cost, budget, stats)
+        if choice is not None:
+            best = _from_choice(items, (), choice)
+        proven = done
+    return best, proven, _finish(stats, budget)
+
+
+def _finish(stats: SearchStats, budget: _Budget) -> SearchStats:
+    stats.budget_exhausted = budget.out
+    return stats
+
+
+def compute_assignments_dp(
+    ranges_sorted: Sequence[Item],
+    init_assignment: Sequence[Sequence[Item]] | None = None,
+    *,
+    time_limit: float | None = 2.0,
+    node_limit: int | None = None,
+) -> list[list[Item]]:
+    """Minimum-bytes assignment (Caffe2's name; an exact solver here).
+
+    Never more bytes than :func:`~memonger.alloc.greedy.compute_assignments_greedy`
+    on the same input; optimal unless the budget runs out (use
+    :func:`~memonger.alloc.planner.allocate` to learn whether it did).
+
+    Parameters
+    ----------
+    ranges_sorted : sequence of (str, LiveRange)
+        Blobs sorted by ``used``, all shareable, positions known.
+    init_assignment : sequence of assignments, optional
+        Buffers to start from; their blobs are skipped.  Not modified.
+    time_limit, node_limit : optional
+        Search budget (seconds, nodes); None for no limit.
+
+    Returns
+    -------
+    list of list of (str, LiveRange)
+
+    Examples
+    --------
+    >>> from memonger.alloc import LiveRange, get_memory_usage
+    >>> rs = [("b1", LiveRange(1, 2, 10)), ("b2", LiveRange(4, 6, 1)), ("b3", LiveRange(5, 6, 10))]
+    >>> get_memory_usage(compute_assignments_dp(rs))
+    11
+    """
+    from memonger.alloc.bysize import greedy_by_size
+    from memonger.alloc.greedy import greedy_items
+    from memonger.alloc.maxima import greedy_by_positional_maxima
+
+    init = [list(a) for a in init_assignment or ()]
+    taken = {name for a in init for name, _ in a}
+    todo = [item for item in ranges_sorted if item[0] not in taken]
+    plan, _, _ = solve_exact(
+        todo,
+        [greedy_items, greedy_by_size, greedy_by_positional_maxima],
+        init=init,
+        time_limit=time_limit,
+        node_limit=node_limit,
+    )
+    return plan
