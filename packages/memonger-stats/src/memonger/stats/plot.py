@@ -32,6 +32,10 @@ def _matplotlib() -> tuple[Any, Any]:
     return Figure, FigureCanvasAgg
 
 
+def _short(name: str, limit: int = 44) -> str:
+    return name if len(name) <= limit else "..." + name[-(limit - 3) :]
+
+
 def _unit(largest: float) -> tuple[str, int]:
     chosen = _UNITS[0]
     for unit in _UNITS:
@@ -118,18 +122,22 @@ def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int
     if original.peak_position >= 0:
         peak_x = original.peak_position
         peak_y = original.peak_nbytes / scale
-        top = ", ".join(name for name, _ in original.peak_blobs[:3])
+        lines = [
+            f"{_short(name)} ({format_nbytes(size)})" for name, size in original.peak_blobs[:3]
+        ]
         more = len(original.peak_blobs) - 3
         if more > 0:
-            top += f" +{more} more"
+            lines.append(f"+{more} more blobs")
+        top = "\n".join(lines)
         ax.plot([peak_x], [peak_y], marker="o", color="black", markersize=7)
         right_half = peak_x > 0.6 * max(original.num_positions - 1, 1)
         ax.annotate(
             f"peak {format_nbytes(original.peak_nbytes)} at op {peak_x}\n{top}",
             xy=(peak_x, peak_y),
-            xytext=(-20 if right_half else 20, 25),
+            xytext=(-30 if right_half else 30, 30),
             textcoords="offset points",
             ha="right" if right_half else "left",
+            multialignment="left",
             fontsize=9,
             bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.9},
             arrowprops={"arrowstyle": "->", "color": "black"},
