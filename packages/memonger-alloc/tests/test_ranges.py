@@ -6,7 +6,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from memonger.alloc import InvalidRangeError, LiveRange, MissingSizeError, compute_ranges
+from memonger.alloc import (
+    InvalidRangeError,
+    LiveRange,
+    MissingSizeError,
+    compute_ranges,
+    get_updated_ranges,
+)
 
 
 def op(inputs: list[str], outputs: list[str]) -> SimpleNamespace:
@@ -40,3 +46,23 @@ def test_sizes_required_and_checked() -> None:
         compute_ranges(ops, {"x": 4})
     with pytest.raises(InvalidRangeError, match="'x'"):
         compute_ranges(ops, {"x": -4, "a": 8})
+
+
+def test_control_inputs_count_as_reads() -> None:
+    ops = [
+        SimpleNamespace(input=[], output=["a"]),
+        SimpleNamespace(input=["a"], output=["b"]),
+        SimpleNamespace(input=["b"], output=["c"], control_input=["a"]),
+    ]
+    ranges = compute_ranges(ops)
+    assert ranges["a"] == LiveRange(0, 2, None)
+    # a control input naming a blob nobody wrote is a read from outside
+    ranges = compute_ranges([SimpleNamespace(input=[], output=["y"], control_input=["ext"])])
+    assert ranges["ext"] == LiveRange(-1, 0, None)
+
+
+def test_get_updated_ranges_fills_unknowns() -> None:
+    pairs = [("a", LiveRange(None, 3, None)), ("b", LiveRange(2, None, 8))]  # type: ignore[arg-type]
+    assert get_updated_ranges(pairs) == [("a", LiveRange(-1, 3, 1)), ("b", LiveRange(2, 4, 8))]
+    assert get_updated_ranges(pairs, max_live=10)[1] == ("b", LiveRange(2, 10, 8))
+    assert pairs[0] == ("a", LiveRange(None, 3, None))  # type: ignore[arg-type]
