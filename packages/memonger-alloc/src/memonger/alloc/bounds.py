@@ -18,6 +18,7 @@ any position are all live at the latest ``defined`` among them.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
 from memonger.alloc.ranges import RangesLike, as_items, nbytes
@@ -91,23 +92,51 @@ def positional_maxima(ranges: RangesLike, static_blobs: Iterable[str] = ()) -> l
 
 
 def _maxima(blobs: list[tuple[int, int, int]]) -> list[int]:
-    by_start = sorted(blobs)
+    """Positional maxima of ``(defined, used, size)`` triples in ``O(n log n)``.
+
+    ``P_k`` is the largest ``x`` such that ``k`` blobs of size at least ``x``
+    are live at one position.  Blobs are added largest first to a segment
+    tree over the distinct ``defined`` positions (range add, global max);
+    after each size the maximum count tells how many ``P_k`` equal it.
+    """
+    if not blobs:
+        return []
+    points = sorted({d for d, _, _ in blobs})
+    size = 1
+    while size < len(points):
+        size *= 2
+    top = [0] * (2 * size)  # max over the subtree, own additions included
+    add = [0] * (2 * size)
     result: list[int] = []
-    live: list[tuple[int, int]] = []  # (used, size)
+    by_size = sorted(blobs, key=lambda b: -b[2])
     i = 0
-    n = len(by_start)
+    n = len(by_size)
     while i < n:
-        pos = by_start[i][0]
-        while i < n and by_start[i][0] == pos:
-            live.append((by_start[i][1], by_start[i][2]))
+        current = by_size[i][2]
+        while i < n and by_size[i][2] == current:
+            defined, used, _ = by_size[i]
             i += 1
-        live = [x for x in live if x[0] >= pos]
-        sizes = sorted((s for _, s in live), reverse=True)
-        for k, s in enumerate(sizes):
-            if k == len(result):
-                result.append(s)
-            elif s > result[k]:
-                result[k] = s
+            lo = bisect_left(points, defined) + size
+            hi = bisect_right(points, used) + size
+            first, last = lo, hi - 1
+            while lo < hi:
+                if lo & 1:
+                    top[lo] += 1
+                    add[lo] += 1
+                    lo += 1
+                if hi & 1:
+                    hi -= 1
+                    top[hi] += 1
+                    add[hi] += 1
+                lo >>= 1
+                hi >>= 1
+            for leaf in (first, last):
+                j = leaf >> 1
+                while j:
+                    left, right = top[2 * j], top[2 * j + 1]
+                    top[j] = (left if left > right else right) + add[j]
+                    j >>= 1
+        result.extend([current] * (top[1] - len(result)))
     return result
 
 

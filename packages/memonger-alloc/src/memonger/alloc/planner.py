@@ -221,11 +221,34 @@ def allocate(
     36
     """
     start = time.perf_counter()
+    plan, items, proven, stats, name = _plan(
+        ranges, static_blobs, algorithm, time_limit, node_limit
+    )
+    bound = sum(_maxima([(r.defined, r.used, nbytes(r.size)) for _, r in items]))
+    cost = plan_cost(plan)
+    return AllocationResult(
+        assignments=plan,
+        nbytes=cost,
+        lower_bound=bound,
+        proven_optimal=proven or cost <= bound,
+        algorithm=name,
+        stats=stats,
+        seconds=time.perf_counter() - start,
+    )
+
+
+def _plan(
+    ranges: RangesLike,
+    static_blobs: Iterable[str],
+    algorithm: AssignmentAlgorithm | str | Strategy,
+    time_limit: float | None,
+    node_limit: int | None,
+) -> tuple[list[list[Item]], list[Item], bool, dict[str, int], AssignmentAlgorithm | str]:
+    """The shared path: (plan, shareable items, proven, stats, algorithm name)."""
     algo = _resolve(algorithm)
     static = _static_set(static_blobs)
     items = _normalized(ranges, static)
     position = {name: i for i, (name, _) in enumerate(items)}
-    bound = sum(_maxima([(r.defined, r.used, nbytes(r.size)) for _, r in items]))
     stats: dict[str, int] = {
         "nodes": 0,
         "memo_hits": 0,
@@ -260,16 +283,7 @@ def allocate(
         name = getattr(algo, "__name__", repr(algo))
     if algo is not AssignmentAlgorithm.GREEDY:
         plan = _canonical(plan, position)
-    cost = plan_cost(plan)
-    return AllocationResult(
-        assignments=plan,
-        nbytes=cost,
-        lower_bound=bound,
-        proven_optimal=bool(proven) or cost <= bound,
-        algorithm=name,
-        stats=stats,
-        seconds=time.perf_counter() - start,
-    )
+    return plan, items, bool(proven), stats, name
 
 
 def compute_assignments(
@@ -279,7 +293,8 @@ def compute_assignments(
 ) -> list[list[Item]]:
     """Caffe2's entry point: the assignments of :func:`allocate`.
 
-    Static blobs are left out of the result.
+    Static blobs are left out of the result.  Unlike :func:`allocate` no
+    lower bound is computed, and the exact solver gets its default budget.
 
     Examples
     --------
@@ -290,7 +305,7 @@ def compute_assignments(
     >>> [[n for n, _ in a] for a in compute_assignments(rs, [], "dp")]
     [['b1', 'b3'], ['b2']]
     """
-    return allocate(ranges, static_blobs, algo).assignments
+    return _plan(ranges, static_blobs, algo, 2.0, None)[0]
 
 
 def compute_blob_assignments(assignments: Iterable[Sequence[Item]]) -> dict[str, str]:
