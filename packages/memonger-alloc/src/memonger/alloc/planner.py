@@ -143,7 +143,7 @@ def _static_set(static_blobs: Iterable[str]) -> set[str]:
 def _normalized(ranges: RangesLike, static: set[str]) -> list[Item]:
     """Shareable pairs sorted by ``used``, unknown positions filled as Caffe2 does."""
     items = sort_by_used(as_items(ranges))
-    if any(r.defined is None or r.used is None for _, r in items):
+    if any(d is None or u is None for _, (d, u, _s) in items):
         filled = get_updated_ranges(items)
         items = [
             (name, r._replace(size=old.size))
@@ -248,7 +248,6 @@ def _plan(
     algo = _resolve(algorithm)
     static = _static_set(static_blobs)
     items = _normalized(ranges, static)
-    position = {name: i for i, (name, _) in enumerate(items)}
     stats: dict[str, int] = {
         "nodes": 0,
         "memo_hits": 0,
@@ -282,7 +281,7 @@ def _plan(
         _check_strategy_output(plan, items)
         name = getattr(algo, "__name__", repr(algo))
     if algo is not AssignmentAlgorithm.GREEDY:
-        plan = _canonical(plan, position)
+        plan = _canonical(plan, {name: i for i, (name, _) in enumerate(items)})
     return plan, items, bool(proven), stats, name
 
 

@@ -229,7 +229,9 @@ def as_items(ranges: RangesLike) -> list[Item]:
     memonger.alloc.errors.InvalidRangeError: blob 'a' has defined=2 > used=1
     """
     if isinstance(ranges, Mapping):
-        pairs: list[Item] = [(name, LiveRange(*r)) for name, r in ranges.items()]
+        pairs: list[Item] = [
+            (name, r if type(r) is LiveRange else LiveRange(*r)) for name, r in ranges.items()
+        ]
     else:
         pairs = []
         seen: set[str] = set()
@@ -237,12 +239,12 @@ def as_items(ranges: RangesLike) -> list[Item]:
             if name in seen:
                 raise InvalidRangeError(f"blob {name!r} appears more than once")
             seen.add(name)
-            pairs.append((name, LiveRange(*r)))
-    for name, r in pairs:
-        if r.defined is not None and r.used is not None and r.defined > r.used:
-            raise InvalidRangeError(f"blob {name!r} has defined={r.defined} > used={r.used}")
-        if r.size is not None and r.size < 0:
-            raise InvalidRangeError(f"blob {name!r} has negative size {r.size}")
+            pairs.append((name, r if type(r) is LiveRange else LiveRange(*r)))
+    for name, (defined, used, size) in pairs:
+        if defined is not None and used is not None and defined > used:
+            raise InvalidRangeError(f"blob {name!r} has defined={defined} > used={used}")
+        if size is not None and size < 0:
+            raise InvalidRangeError(f"blob {name!r} has negative size {size}")
     return pairs
 
 
