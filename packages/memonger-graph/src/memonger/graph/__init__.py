@@ -13,7 +13,12 @@ orders and graphs built elsewhere.  Ops are any objects with ``input`` and
 
 from memonger.graph.errors import CycleError, GraphError, OrderError
 from memonger.graph.interference import OpLike, compute_interference_graph
-from memonger.graph.memory import order_peak_bytes, topological_sort_min_memory
+from memonger.graph.memory import (
+    MemoryOrder,
+    memory_order,
+    order_peak_bytes,
+    topological_sort_min_memory,
+)
 from memonger.graph.ordering import STRATEGIES, UnknownStrategyError, order_ops
 from memonger.graph.traversal import (
     topological_sort_traversal,
@@ -25,6 +30,7 @@ __all__ = [
     "STRATEGIES",
     "CycleError",
     "GraphError",
+    "MemoryOrder",
     "OpLike",
     "OrderError",
     "UnknownStrategyError",
@@ -32,6 +38,7 @@ __all__ = [
     "check_order",
     "compute_interference_graph",
     "find_cycle",
+    "memory_order",
     "order_ops",
     "order_peak_bytes",
     "topological_sort_min_memory",

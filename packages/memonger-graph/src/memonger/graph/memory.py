@@ -15,8 +15,8 @@ value have run (the write-after-write and read-after-write edges fix those
 ops).  So the live bytes after running a set ``S`` of ops depend on ``S``
 alone, which is what makes the search below work.
 
-Method (:func:`topological_sort_min_memory`)
---------------------------------------------
+Method (:func:`memory_order`, :func:`topological_sort_min_memory`)
+----------------------------------------------------------------------
 1. **Candidates that are always there**: program order (the order of
    :func:`~memonger.graph.topological_sort_traversal`) and the longest-path
    order.
@@ -32,18 +32,35 @@ Method (:func:`topological_sort_min_memory`)
    plain enumeration -- and states whose peak already reaches the best known
    order's are dropped.  A level holding more than ``width`` states keeps the
    ``width`` best (least peak, then least live bytes): a beam search.  Widths
-   grow geometrically within a work budget; a run that never had to drop a
-   state for width is exact, its result optimal, and the search stops there.
-   Graphs with a single op chain between branchy regions (inference nets) stay
-   small because such an op leaves one state at its level; wide training graphs
-   get the beam.
-4. Every candidate is measured with :func:`order_peak_bytes` and the least
-   peak wins, ties going to the earlier candidate -- so the result is never
-   worse than program order, and equals it when nothing better is found.
+   grow geometrically within an eighth of the work budget; a run that never
+   had to drop a state for width is exact, its result optimal, and the search
+   stops there.  Graphs whose branchy regions are joined by single ops
+   (inference nets) stay small because such an op leaves one state at its
+   level.
+4. **Local search** from the best order, for graphs too wide for the exact
+   DP (training graphs), until it stops paying or the budget is spent:
 
-The result is deterministic: the budget counts state expansions, not seconds
-(``time_limit`` adds an optional wall-clock cap, which makes results depend on
-the machine's speed).
+   - *stretch re-ordering*: the ops of a stretch of the order around its
+     peak (32 ops ending at, centred on, starting at the peak) are re-ordered
+     by the DP of step 3 with the ops before the stretch already run; the
+     ops outside keep their places, so only the stretch's live bytes change;
+   - *single-op moves*: an op is moved towards its first successor (sinking
+     an allocation past the peak) or its last predecessor (hoisting a free
+     before it).  The change in live bytes over the positions it crosses is
+     a few step functions, so a move is scored in time proportional to the
+     blobs the op frees, with range maxima from a sparse table.  Moves must
+     lower the peak, or keep it and lower the live bytes summed over
+     positions while crossing a peak position.
+
+5. Every candidate is scored under the model and the least peak wins, ties
+   going to the earlier candidate; the winner is checked with
+   :func:`order_peak_bytes` against program order, so the result is never
+   worse than program order, and is program order when nothing better is
+   found.
+
+The result is deterministic: the budget counts work (state expansions and
+scored moves), not seconds (``time_limit`` adds an optional wall-clock cap,
+which makes results depend on the machine's speed).
 """
 
 from __future__ import annotations
@@ -51,7 +68,7 @@ from __future__ import annotations
 import heapq
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import networkx as nx
 
@@ -59,13 +76,20 @@ from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
 from memonger.graph.interference import OpLike
 from memonger.graph.traversal import longest_path_indices
 
-__all__ = ["order_peak_bytes", "topological_sort_min_memory"]
+__all__ = ["MemoryOrder", "memory_order", "order_peak_bytes", "topological_sort_min_memory"]
 
-DEFAULT_BUDGET = 400_000
-"""State expansions the search may spend per call (about a second or two)."""
+DEFAULT_BUDGET = 1_500_000
+"""Work units (state expansions, candidate moves) the search may spend per call
+(a few seconds at most)."""
 
 _BEAM_MAX_OPS = 20_000
 """Graphs larger than this get the greedy candidates only."""
+
+_SPAN = 32
+"""Ops per stretch re-ordered around the peak."""
+
+_SPAN_WIDTH = 256
+"""States kept per level when re-ordering a stretch."""
 
 
 def _size(blob_sizes: Mapping[str, int | None] | None, blob: str) -> int:
@@ -262,101 +286,418 @@ class _OutOfBudget(Exception):
     pass
 
 
-def _beam(
-    ix: Indexed,
-    model: _Model,
+class _Search:
+    """Dynamic programming over scheduled sets (a beam search when truncated).
+
+    Sets of ops are bit masks over op indices.  A search covers the ops of a
+    *window* (all ops, or a stretch of an order) starting from the set of ops
+    run before it; the live bytes of a state depend on its set alone, so
+    states reached twice are merged keeping the least peak.
+    """
+
+    def __init__(self, ix: Indexed, model: _Model) -> None:
+        self.ix = ix
+        self.model = model
+        self.spent = 0
+        fmask = []
+        for rs in model.readers:
+            m = 0
+            for r in rs:
+                m |= 1 << r
+            fmask.append(m)
+        self.fmask = fmask
+        pmask = []
+        for ps in ix.preds:
+            m = 0
+            for u in ps:
+                m |= 1 << u
+            pmask.append(m)
+        self.pmask = pmask
+
+    def run(
+        self,
+        window: Sequence[int],
+        before: int,
+        live: int,
+        width: int,
+        bound: int,
+        budget: int,
+        deadline: float | None,
+    ) -> tuple[list[int] | None, bool]:
+        """Order ``window`` after the ops of mask ``before`` (holding ``live`` bytes).
+
+        Returns ``(order, exact)``: the window's order of least peak found
+        below ``bound`` (``None`` if none), and whether no state was dropped
+        for ``width`` -- then the answer is optimal.  Raises
+        :class:`_OutOfBudget` once ``budget`` expansions are spent.
+        """
+        succs = self.ix.succs
+        alloc, frees, sizes = self.model.alloc, self.model.frees, self.model.sizes
+        fmask, pmask = self.fmask, self.pmask
+        inside = 0
+        for k in window:
+            inside |= 1 << k
+        ready0 = tuple(k for k in sorted(window) if before & pmask[k] == pmask[k])
+        # state: mask -> (peak, live, ready, trail)
+        states: dict[int, tuple[int, int, tuple[int, ...], Any]] = {before: (0, live, ready0, None)}
+        exact = True
+        limit = self.spent + budget
+        for _level in range(len(window)):
+            nxt: dict[int, tuple[int, int, tuple[int, ...], Any]] = {}
+            for mask, (peak, held, ready, trail) in states.items():
+                self.spent += len(ready)
+                for v in ready:
+                    grown = held + alloc[v]
+                    top = grown if grown > peak else peak
+                    if top >= bound:
+                        continue
+                    mask2 = mask | (1 << v)
+                    old = nxt.get(mask2)
+                    if old is not None and old[0] <= top:
+                        continue
+                    freed = 0
+                    for b in frees[v]:
+                        m = fmask[b]
+                        if mask2 & m == m:
+                            freed += sizes[b]
+                    new_ready = [x for x in ready if x != v]
+                    for w in succs[v]:
+                        m = pmask[w]
+                        if (inside >> w) & 1 and mask2 & m == m:
+                            new_ready.append(w)
+                    new_ready.sort()
+                    nxt[mask2] = (top, grown - freed, tuple(new_ready), (v, trail))
+            if self.spent > limit or (deadline is not None and time.perf_counter() > deadline):
+                raise _OutOfBudget
+            if not nxt:
+                return None, exact
+            if len(nxt) > width:
+                exact = False
+                ranked = sorted(nxt.items(), key=lambda item: (item[1][0], item[1][1]))
+                states = dict(ranked[:width])
+            else:
+                states = nxt
+        ((_, _, _, trail),) = states.values()
+        order: list[int] = []
+        while trail is not None:
+            v, trail = trail
+            order.append(v)
+        order.reverse()
+        return order, exact
+
+
+def _profile(model: _Model, order: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Live bytes at each position (after its allocation) and before it."""
+    alloc, frees, sizes = model.alloc, model.frees, model.sizes
+    remaining = [len(rs) for rs in model.readers]
+    live = model.init_bytes
+    at: list[int] = []
+    before: list[int] = []
+    for k in order:
+        before.append(live)
+        live += alloc[k]
+        at.append(live)
+        for b in frees[k]:
+            remaining[b] -= 1
+            if remaining[b] == 0:
+                live -= sizes[b]
+    return at, before
+
+
+def _improve(
+    search: _Search,
+    order: list[int],
+    span: int,
     width: int,
-    bound: int,
     budget: int,
     deadline: float | None,
-) -> tuple[list[int] | None, bool, int]:
-    """DP over scheduled sets, keeping ``width`` states per level.
+) -> list[int]:
+    """Re-order stretches of ``order`` around its peak while that lowers it.
 
-    Returns ``(order or None, exact, expansions)``: ``order`` is None when no
-    state beat ``bound``; ``exact`` says no state was dropped for width, so
-    the result (or its absence) is optimal.  Raises :class:`_OutOfBudget`.
+    The ops outside a stretch keep their places, so the live bytes outside it
+    do not change; the stretch is re-ordered by :class:`_Search` to a lower
+    peak when one exists.  Windows of ``span`` ops end at, centre on and
+    start at the peak position in turn; the loop stops when none improves.
     """
-    n = len(ix.nodes)
+    model = search.model
+    n = len(order)
+    limit = search.spent + budget
+    failed: set[tuple[int, int]] = set()
+    while True:
+        at, before = _profile(model, order)
+        top = max(at)
+        peaks = [p for p in range(n) if at[p] == top]
+        improved = False
+        for p in peaks:
+            for lo in (p - span + 1, p - span // 2, p):
+                lo = max(0, min(lo, n - span))
+                hi = min(n, lo + span)
+                if (lo, hi) in failed or hi - lo < 2:
+                    continue
+                mask = 0
+                for k in order[:lo]:
+                    mask |= 1 << k
+                local_top = max(at[lo:hi])
+                try:
+                    found, _ = search.run(
+                        order[lo:hi],
+                        mask,
+                        before[lo],
+                        width,
+                        local_top,
+                        limit - search.spent,
+                        deadline,
+                    )
+                except _OutOfBudget:
+                    return order
+                if found is None:
+                    failed.add((lo, hi))
+                    continue
+                order = order[:lo] + found + order[hi:]
+                failed.clear()
+                improved = True
+                break
+            if improved:
+                break
+        if not improved:
+            return order
+
+
+class _RangeMax:
+    """Sparse table: the largest of ``values[lo..hi]`` in constant time."""
+
+    def __init__(self, values: list[int]) -> None:
+        levels = [values]
+        step = 1
+        while 2 * step <= len(values):
+            prev = levels[-1]
+            levels.append([a if a > b else b for a, b in zip(prev, prev[step:], strict=False)])
+            step *= 2
+        self.levels = levels
+
+    def __call__(self, lo: int, hi: int) -> int:
+        k = (hi - lo + 1).bit_length() - 1
+        level = self.levels[k]
+        a, b = level[lo], level[hi - (1 << k) + 1]
+        return a if a > b else b
+
+
+def _shift(
+    ix: Indexed,
+    model: _Model,
+    order: list[int],
+    budget: int,
+    deadline: float | None,
+    verify: bool = False,
+) -> tuple[list[int], int]:
+    """Move single ops later (sink) or earlier (hoist) while that helps.
+
+    An op that allocates is moved towards its first successor, one that frees
+    towards its last predecessor -- at most to the far side of a peak.  The
+    change in live bytes of such a move is a few step functions over the
+    stretch it crosses, so each candidate move is scored in time
+    proportional to the blobs it frees (range maxima come from a sparse
+    table).  Moves are taken while they lower ``(peak, total live bytes
+    summed over positions)``, which ends the loop.  Returns the order and the
+    work spent.  ``verify`` re-computes every move's score from scratch and
+    raises ``AssertionError`` on a mismatch (for tests).
+    """
+    n = len(order)
+    alloc, frees, sizes, readers = model.alloc, model.frees, model.sizes, model.readers
     preds, succs = ix.preds, ix.succs
-    alloc, frees, sizes = model.alloc, model.frees, model.sizes
-    fmask = [0] * len(sizes)
-    for b, rs in enumerate(model.readers):
-        m = 0
-        for r in rs:
-            m |= 1 << r
-        fmask[b] = m
-    pmask = [0] * n
-    for k in range(n):
-        m = 0
-        for u in preds[k]:
-            m |= 1 << u
-        pmask[k] = m
-    init = model.init_bytes
-    # state: mask -> (peak, live, ready, trail)
-    states: dict[int, tuple[int, int, tuple[int, ...], Any]] = {
-        0: (init, init, tuple(k for k in range(n) if not preds[k]), None)
-    }
-    exact = True
     spent = 0
-    for _level in range(n):
-        nxt: dict[int, tuple[int, int, tuple[int, ...], Any]] = {}
-        for mask, (peak, live, ready, trail) in states.items():
-            spent += len(ready)
-            for v in ready:
-                grown = live + alloc[v]
-                top = grown if grown > peak else peak
-                if top >= bound:
-                    continue
-                mask2 = mask | (1 << v)
-                old = nxt.get(mask2)
-                if old is not None and old[0] <= top:
-                    continue
-                freed = 0
-                for b in frees[v]:
-                    m = fmask[b]
-                    if mask2 & m == m:
-                        freed += sizes[b]
-                new_ready = [x for x in ready if x != v]
-                for w in succs[v]:
-                    m = pmask[w]
-                    if mask2 & m == m:
-                        new_ready.append(w)
-                new_ready.sort()
-                nxt[mask2] = (top, grown - freed, tuple(new_ready), (v, trail))
-        if spent > budget or (deadline is not None and time.perf_counter() > deadline):
-            raise _OutOfBudget
-        if not nxt:
-            return None, exact, spent
-        if len(nxt) > width:
-            exact = False
-            best = sorted(nxt.items(), key=lambda item: (item[1][0], item[1][1]))[:width]
-            states = dict(best)
-        else:
-            states = nxt
-    ((_, _, _, trail),) = states.values()
-    order: list[int] = []
-    while trail is not None:
-        v, trail = trail
-        order.append(v)
-    order.reverse()
-    return order, exact, spent
+    while spent < budget:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        at, before = _profile(model, order)
+        spent += 2 * n
+        pos = [0] * n
+        for q, k in enumerate(order):
+            pos[k] = q
+        after = [*before[1:], at[-1] - sum(sizes[b] for b in frees[order[-1]])]
+        top = max(at)
+        peak_at = [q for q in range(n) if at[q] == top]
+        prefix = list(at)
+        for q in range(1, n):
+            if prefix[q - 1] > prefix[q]:
+                prefix[q] = prefix[q - 1]
+        suffix = list(at)
+        for q in range(n - 2, -1, -1):
+            if suffix[q + 1] > suffix[q]:
+                suffix[q] = suffix[q + 1]
+        rmq = _RangeMax(at)
+        moves: list[tuple[int, int, int, int]] = []  # (peak, area change, op, target)
+        for i in range(n):
+            v = order[i]
+            a = alloc[v]
+            # freed blobs: (last final reader's position, size, other readers' last)
+            blobs = []
+            for b in frees[v]:
+                last = other = -1
+                for r in readers[b]:
+                    q = pos[r]
+                    if q > last:
+                        last = q
+                    if r != v and q > other:
+                        other = q
+                blobs.append((last, sizes[b], other))
+            spent += 1 + len(blobs)
+            # sink: v moves to just after the op now at j (i < j <= latest)
+            latest = min((pos[w] for w in succs[v]), default=n) - 1
+            if latest > i and (a > 0 or blobs):
+                targets = {latest}
+                targets.update(p for p in peak_at if i < p < latest)
+                for j in targets:
+                    steps = sorted((last, size) for last, size, _ in blobs if last <= j)
+                    high = prefix[i - 1] if i > 0 else 0
+                    if j + 1 < n and suffix[j + 1] > high:
+                        high = suffix[j + 1]
+                    add = -a
+                    lo = i + 1
+                    area = -a * (j - i)
+                    moved = after[j]
+                    for last, size in steps:
+                        moved += size
+                        area += size * (j - last)
+                    for last, size in steps:
+                        if last >= lo:
+                            m = rmq(lo, last) + add
+                            if m > high:
+                                high = m
+                            lo = last + 1
+                        add += size
+                    if lo <= j:
+                        m = rmq(lo, j) + add
+                        if m > high:
+                            high = m
+                    if moved > high:
+                        high = moved
+                    area += moved - at[i]
+                    key = (high, area, v, j)
+                    if high < top or (
+                        high == top and area < 0 and any(i < q <= j for q in peak_at)
+                    ):
+                        moves.append(key)
+            # hoist: v moves to just before the op now at j (earliest <= j < i)
+            earliest = max((pos[u] for u in preds[v]), default=-1) + 1
+            if earliest < i and blobs:
+                targets = {earliest}
+                targets.update(p for p in peak_at if earliest < p < i)
+                for j in targets:
+                    # blobs v frees as their last reader now free earlier
+                    steps = sorted(
+                        (max(other, j - 1), size) for last, size, other in blobs if last == i
+                    )
+                    high = prefix[j - 1] if j > 0 else 0
+                    moved = before[j] + a
+                    if moved > high:
+                        high = moved
+                    area = a * (i - j) + moved - at[i]
+                    add = a
+                    lo = j
+                    for thr, size in steps:
+                        area -= size * (i - 1 - thr)
+                    for thr, size in steps:
+                        if thr >= lo:
+                            m = rmq(lo, thr) + add
+                            if m > high:
+                                high = m
+                            lo = thr + 1
+                        add -= size
+                    if lo <= i - 1:
+                        m = rmq(lo, i - 1) + add
+                        if m > high:
+                            high = m
+                    if i + 1 < n and suffix[i + 1] > high:
+                        high = suffix[i + 1]
+                    key = (high, area, v, j - n)  # hoists: negative targets
+                    if high < top or (
+                        high == top and area < 0 and any(j <= q < i for q in peak_at)
+                    ):
+                        moves.append(key)
+        if not moves:
+            break
+        moves.sort()
+        predicted, change, v, j = moves[0]
+        single = _apply_move(order, pos, v, j)
+        if verify:
+            new_at, _ = _profile(model, single)
+            assert (max(new_at), sum(new_at) - sum(at)) == (predicted, change), (v, j)
+        # moves over disjoint stretches hardly interact: try them all at once,
+        # keeping the batch only if it beats the best move alone
+        taken: list[tuple[int, int]] = []
+        batch = []
+        for _, _, v, j in moves:
+            i = pos[v]
+            lo, hi = (i, j) if j >= 0 else (j + n, i)
+            if all(hi < a or lo > b for a, b in taken):
+                taken.append((lo, hi))
+                batch.append((v, j))
+        previous, order = order, single
+        if len(batch) > 1:
+            combined = list(previous)
+            for v, j in batch:  # disjoint stretches: each reads the old order
+                i = pos[v]
+                if j >= 0:
+                    combined[i : j + 1] = [*previous[i + 1 : j + 1], v]
+                else:
+                    combined[j + n : i + 1] = [v, *previous[j + n : i]]
+            spent += 2 * n
+            new_at, _ = _profile(model, combined)
+            old_area = sum(at)
+            if (max(new_at), sum(new_at) - old_area) < (predicted, change):
+                order = combined
+    return order, spent
+
+
+def _apply_move(order: list[int], pos: list[int], v: int, j: int) -> list[int]:
+    """``order`` with op ``v`` moved after the op at ``j`` (``j >= 0``) or
+    before the op at ``j + len(order)`` (``j < 0``)."""
+    i = pos[v]
+    if j >= 0:
+        return [*order[:i], *order[i + 1 : j + 1], v, *order[j + 1 :]]
+    j += len(order)
+    return [*order[:j], v, *order[j:i], *order[i + 1 :]]
+
+
+class MemoryOrder(NamedTuple):
+    """The result of :func:`memory_order`.
+
+    Attributes
+    ----------
+    order : list
+        A valid order of the graph's nodes.
+    peak : int
+        Its peak live bytes (:func:`order_peak_bytes`).
+    program_peak : int
+        The peak live bytes of program order (the order of
+        :func:`~memonger.graph.topological_sort_traversal`); never below
+        ``peak``.
+    optimal : bool
+        True when the search proved that no valid order has a lower peak
+        (the dynamic program over the whole graph finished without dropping
+        a state).
+    """
+
+    order: list[Any]
+    peak: int
+    program_peak: int
+    optimal: bool
 
 
 @paused_gc()
-def topological_sort_min_memory(
+def memory_order(
     g: nx.DiGraph[Any],
     blob_sizes: Mapping[str, int | None] | None = None,
     *,
     budget: int = DEFAULT_BUDGET,
     time_limit: float | None = None,
-) -> list[Any]:
-    """A valid order of ``g`` with as low a peak of live bytes as found.
+) -> MemoryOrder:
+    """Search a valid order of ``g`` with a low peak of live bytes, and report it.
 
-    The method -- fixed candidates, greedy list scheduling, and a dynamic
-    program over scheduled sets that is exact on small or chain-like graphs
-    and a beam search on wide ones -- is described in the module docstring.
-    The result's peak (:func:`order_peak_bytes`) is never above program
-    order's.
+    :func:`topological_sort_min_memory` returns the order alone; this returns
+    its peak, program order's, and whether the order is proven optimal.  The
+    method is described in the module docstring.
 
     Parameters
     ----------
@@ -367,12 +708,120 @@ def topological_sort_min_memory(
     blob_sizes : mapping of str to int, optional
         Bytes of each blob; missing blobs (and ``None``) count 1.
     budget : int, optional
-        State expansions the dynamic program may spend in all; 0 keeps to the
-        greedy candidates.
+        Work the search may spend (state expansions and scored moves; the
+        default takes a few seconds at most on nets of thousands of ops);
+        0 keeps to the fixed and greedy candidates.
     time_limit : float, optional
-        Seconds after which the search stops and returns the best order so
-        far.  Results then depend on the machine's speed; the default (no
-        limit) keeps them deterministic.
+        Seconds after which the search stops with the best order so far.
+        Results then depend on the machine's speed; the default (no limit)
+        keeps them deterministic.
+
+    Returns
+    -------
+    MemoryOrder
+
+    Raises
+    ------
+    CycleError
+        ``g`` has a cycle (named in the message).
+    ValueError
+        ``budget`` is negative.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Op
+    >>> from memonger.graph import compute_interference_graph
+    >>> ops = [
+    ...     Op(input=["x"], output=["a"]),
+    ...     Op(input=["x"], output=["b"]),
+    ...     Op(input=["b"], output=["c"]),
+    ...     Op(input=["a"], output=["d"]),
+    ...     Op(input=["c", "d"], output=["y"]),
+    ... ]
+    >>> sizes = {"a": 100, "b": 50, "c": 1, "d": 1, "y": 1}
+    >>> memory_order(compute_interference_graph(ops), sizes)
+    MemoryOrder(order=[0, 3, 1, 2, 4], peak=101, program_peak=151, optimal=True)
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    ix = index_graph(g)
+    deadline = None if time_limit is None else time.perf_counter() + time_limit
+    base = kahn(ix)  # program order when valid; raises CycleError on a cycle
+    n = len(base)
+    model = _Model(ix, blob_sizes)
+
+    # candidates are compared under the model; the winner is checked against
+    # program order with order_peak_bytes, the definition, before it is returned
+    best = base
+    best_peak = model.peak(base)
+
+    def consider(order: list[int]) -> None:
+        nonlocal best, best_peak
+        peak = model.peak(order)
+        if peak < best_peak:
+            best, best_peak = order, peak
+
+    consider(longest_path_indices(ix))
+    consider(_greedy(ix, model, prefer_free=False))
+    consider(_greedy(ix, model, prefer_free=True))
+    exact = n <= 1
+    if n <= _BEAM_MAX_OPS and not exact and budget > 0:
+        search = _Search(ix, model)
+        # 1. the DP over the whole graph: exact when it never drops a state
+        width = 1
+        everything = list(range(n))
+        while search.spent < budget // 8:
+            try:
+                order, exact = search.run(
+                    everything,
+                    0,
+                    model.init_bytes,
+                    width,
+                    best_peak,
+                    budget // 8 - search.spent,
+                    deadline,
+                )
+            except _OutOfBudget:
+                break
+            if order is not None:
+                consider(order)
+            if exact:
+                break
+            width *= 4
+        # 2. local search from the best order: stretches, then single-op moves
+        while not exact and search.spent < budget:
+            start_peak = best_peak
+            consider(_improve(search, best, _SPAN, _SPAN_WIDTH, budget - search.spent, deadline))
+            shifted, used = _shift(ix, model, best, budget - search.spent, deadline)
+            search.spent += used
+            consider(shifted)
+            if best_peak == start_peak or (deadline is not None and time.perf_counter() > deadline):
+                break
+    ops = [op if op is not None else _NO_OP for op in model.ops]
+    program_peak = order_peak_bytes(ops, base, blob_sizes)
+    peak = program_peak
+    if best is not base:
+        peak = order_peak_bytes(ops, best, blob_sizes)
+        if peak >= program_peak:  # the model disagrees with the graph: keep program order
+            best, peak, exact = base, program_peak, False
+    return MemoryOrder([ix.nodes[k] for k in best], peak, program_peak, exact)
+
+
+def topological_sort_min_memory(
+    g: nx.DiGraph[Any],
+    blob_sizes: Mapping[str, int | None] | None = None,
+    *,
+    budget: int = DEFAULT_BUDGET,
+    time_limit: float | None = None,
+) -> list[Any]:
+    """A valid order of ``g`` with as low a peak of live bytes as found.
+
+    The method -- fixed candidates, greedy list scheduling, a dynamic program
+    over scheduled sets that is exact on small or chain-like graphs, then
+    local search -- is described in the module docstring.  The result's peak
+    (:func:`order_peak_bytes`) is never above program order's; program order
+    itself comes back when nothing better is found.  Parameters as for
+    :func:`memory_order`, which also reports the peaks and optimality.
 
     Returns
     -------
@@ -406,47 +855,7 @@ def topological_sort_min_memory(
     >>> order_peak_bytes(ops, order, sizes), order_peak_bytes(ops, None, sizes)
     (101, 151)
     """
-    if budget < 0:
-        raise ValueError(f"budget must be >= 0, got {budget}")
-    ix = index_graph(g)
-    deadline = None if time_limit is None else time.perf_counter() + time_limit
-    base = kahn(ix)  # program order when valid; raises CycleError on a cycle
-    n = len(base)
-    model = _Model(ix, blob_sizes)
-
-    # candidates are compared under the model; the winner is checked against
-    # program order with order_peak_bytes, the definition, before it is returned
-    best = base
-    best_peak = model.peak(base)
-
-    def consider(order: list[int]) -> None:
-        nonlocal best, best_peak
-        peak = model.peak(order)
-        if peak < best_peak:
-            best, best_peak = order, peak
-
-    consider(longest_path_indices(ix))
-    consider(_greedy(ix, model, prefer_free=False))
-    consider(_greedy(ix, model, prefer_free=True))
-    if n <= _BEAM_MAX_OPS and n > 1:
-        spent = 0
-        width = 1
-        while spent < budget:
-            try:
-                order, exact, used = _beam(ix, model, width, best_peak, budget - spent, deadline)
-            except _OutOfBudget:
-                break
-            spent += used
-            if order is not None:
-                consider(order)
-            if exact:
-                break
-            width *= 4
-    if best is not base:
-        ops = [op if op is not None else _NO_OP for op in model.ops]
-        if order_peak_bytes(ops, best, blob_sizes) >= order_peak_bytes(ops, base, blob_sizes):
-            best = base
-    return [ix.nodes[k] for k in best]
+    return memory_order(g, blob_sizes, budget=budget, time_limit=time_limit).order
 
 
 class _NoOp:

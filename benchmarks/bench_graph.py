@@ -1,0 +1,236 @@
+"""Benchmark memonger.graph: graph building and orderings at scale, and the
+memory-aware ordering on every corpus net with shapes.
+
+Part 1 builds the dependency graph of 100,000-op nets (a chain, a wide
+fan-out/fan-in, and a layered net of four-way branches) and orders them;
+it reports the median time of each step over repeated runs (target: under 2 s
+each).
+
+Part 2 orders every corpus net with shapes three ways -- program order, the
+longest-path order and the memory-aware order -- and reports their peak live
+bytes (design 7), the memory-aware order's reduction against program order and
+its median time (target: under 5 s per net).
+
+Prints Markdown tables and writes ``benchmarks/results/graph.json``.
+
+Usage: ``python benchmarks/bench_graph.py [--repeat N] [--skip-scale] [NAME ...]``;
+the corpus comes from ``MEMONGER_CORPUS`` (default ``../shared/corpus``
+beside the repository); without it part 2 is skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import networkx as nx
+from google.protobuf import text_format
+
+from memonger.graph import (
+    compute_interference_graph,
+    order_peak_bytes,
+    topological_sort_min_memory,
+    topological_sort_traversal,
+    topological_sort_traversal_longest_path,
+)
+from memonger.netdef import caffe2_pb2
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = Path(__file__).resolve().parent / "results" / "graph.json"
+SCALE_OPS = 100_000
+SCALE_TARGET_S = 2.0
+MEMORY_TARGET_S = 5.0
+
+
+def corpus_dir() -> Path:
+    env = os.environ.get("MEMONGER_CORPUS")
+    return Path(env) if env else ROOT.parent / "shared" / "corpus"
+
+
+def median_time(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
+    times = []
+    result = None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = func()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), result
+
+
+def chain_net(n: int) -> list[SimpleNamespace]:
+    return [SimpleNamespace(input=[f"b{i}"], output=[f"b{i + 1}"]) for i in range(n)]
+
+
+def wide_net(n: int) -> list[SimpleNamespace]:
+    ops = [SimpleNamespace(input=["x"], output=["h"])]
+    ops += [SimpleNamespace(input=["h"], output=[f"o{i}"]) for i in range(n - 2)]
+    ops.append(SimpleNamespace(input=[f"o{i}" for i in range(n - 2)], output=["y"]))
+    return ops
+
+
+def layered_net(n: int) -> list[SimpleNamespace]:
+    """Blocks of four two-op branches joined by a concat (inception-like)."""
+    ops = [SimpleNamespace(input=["data"], output=["x0"])]
+    block = 0
+    while len(ops) + 9 <= n:
+        x = f"x{block}"
+        joins = []
+        for b in range(4):
+            ops.append(SimpleNamespace(input=[x], output=[f"c{block}_{b}"]))
+            ops.append(SimpleNamespace(input=[f"c{block}_{b}"], output=[f"r{block}_{b}"]))
+            joins.append(f"r{block}_{b}")
+        block += 1
+        ops.append(SimpleNamespace(input=joins, output=[f"x{block}"]))
+    while len(ops) < n:
+        ops.append(SimpleNamespace(input=[f"x{block}"], output=[f"x{block}"]))
+    return ops
+
+
+def bench_scale(repeat: int) -> list[dict[str, Any]]:
+    rows = []
+    for name, make in (("chain", chain_net), ("wide", wide_net), ("layered", layered_net)):
+        ops = make(SCALE_OPS)
+        build_s, g = median_time(lambda ops=ops: compute_interference_graph(ops), repeat)
+        row: dict[str, Any] = {
+            "net": name,
+            "ops": len(ops),
+            "edges": g.number_of_edges(),
+            "build_s": build_s,
+        }
+        for key, ordering in (
+            ("program_s", topological_sort_traversal),
+            ("longest_path_s", topological_sort_traversal_longest_path),
+            ("memory_s", topological_sort_min_memory),
+        ):
+            row[key], _ = median_time(lambda g=g, f=ordering: f(g), repeat)
+        rows.append(row)
+    return rows
+
+
+def load_corpus_net(path: Path) -> caffe2_pb2.NetDef:
+    net = caffe2_pb2.NetDef()
+    text_format.Parse(path.read_text(), net)
+    return net
+
+
+def load_sizes(path: Path) -> dict[str, int]:
+    with gzip.open(path, "rt") as f:
+        shapes = json.load(f)
+    return {blob: int(info["bytes"]) for blob, info in shapes.items() if info is not None}
+
+
+def bench_corpus(root: Path, names: list[str], repeat: int) -> list[dict[str, Any]]:
+    manifest = json.loads((root / "MANIFEST.json").read_text())
+    rows = []
+    for entry in manifest:
+        if not entry.get("net") or not entry.get("shapes"):
+            continue
+        if names and not any(n in entry["name"] for n in names):
+            continue
+        net = load_corpus_net(root / entry["net"])
+        sizes = load_sizes(root / entry["shapes"])
+        ops = list(net.op)
+        g = compute_interference_graph(ops)
+        memory_s, memory_order = median_time(
+            lambda g=g, sizes=sizes: topological_sort_min_memory(g, sizes), repeat
+        )
+        longest = topological_sort_traversal_longest_path(g)
+        program = order_peak_bytes(ops, None, sizes)
+        memory = order_peak_bytes(ops, memory_order, sizes)
+        longest_peak = order_peak_bytes(ops, longest, sizes)
+        assert sorted(memory_order) == list(range(len(ops)))
+        rows.append(
+            {
+                "net": entry["name"],
+                "kind": entry["kind"],
+                "ops": len(ops),
+                "max_width": max_antichain_estimate(g),
+                "program_peak": program,
+                "longest_path_peak": longest_peak,
+                "memory_peak": memory,
+                "reduction_pct": 100.0 * (program - memory) / program if program else 0.0,
+                "memory_s": memory_s,
+            }
+        )
+    return rows
+
+
+def max_antichain_estimate(g: nx.DiGraph[int]) -> int:
+    """Largest number of ops at one depth (longest path from a source)."""
+    depth: dict[int, int] = {}
+    for v in topological_sort_traversal(g):
+        depth[v] = max((depth[u] + 1 for u in g.pred[v]), default=0)
+    counts: dict[int, int] = {}
+    for d in depth.values():
+        counts[d] = counts.get(d, 0) + 1
+    return max(counts.values(), default=0)
+
+
+def mib(n: int) -> str:
+    return f"{n / 2**20:.2f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per timing (median)")
+    parser.add_argument("--skip-scale", action="store_true", help="skip the 100,000-op nets")
+    parser.add_argument("names", nargs="*", help="corpus nets to run (substring match)")
+    args = parser.parse_args(argv)
+
+    results: dict[str, Any] = {
+        "python": platform.python_version(),
+        "networkx": nx.__version__,
+        "machine": platform.machine(),
+        "repeat": args.repeat,
+    }
+    if not args.skip_scale:
+        scale = bench_scale(args.repeat)
+        results["scale"] = scale
+        print(f"## 100,000-op nets (median of {args.repeat}; target < {SCALE_TARGET_S} s)\n")
+        print("| net | ops | edges | build s | program s | longest-path s | memory s |")
+        print("|---|---:|---:|---:|---:|---:|---:|")
+        for r in scale:
+            print(
+                f"| {r['net']} | {r['ops']} | {r['edges']} | {r['build_s']:.2f} "
+                f"| {r['program_s']:.2f} | {r['longest_path_s']:.2f} | {r['memory_s']:.2f} |"
+            )
+        print()
+    root = corpus_dir()
+    if (root / "MANIFEST.json").is_file():
+        corpus = bench_corpus(root, args.names, args.repeat)
+        results["corpus"] = corpus
+        print(
+            f"## Peak live bytes (MiB) by order, corpus nets "
+            f"(memory-order time: median of {args.repeat}; target < {MEMORY_TARGET_S} s)\n"
+        )
+        print(
+            "| net | kind | ops | width | program | longest-path | memory-aware "
+            "| reduction | time s |"
+        )
+        print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for r in corpus:
+            print(
+                f"| {r['net']} | {r['kind']} | {r['ops']} | {r['max_width']} "
+                f"| {mib(r['program_peak'])} | {mib(r['longest_path_peak'])} "
+                f"| {mib(r['memory_peak'])} | {r['reduction_pct']:.1f}% | {r['memory_s']:.2f} |"
+            )
+    else:
+        print(f"corpus not found at {root} (set MEMONGER_CORPUS); skipping corpus nets")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nwrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
