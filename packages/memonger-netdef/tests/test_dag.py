@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from memonger.graph.testing import RandomNet, nets
@@ -663,14 +663,59 @@ def random_nets(draw: st.DrawFn, /, **kwargs: Any) -> tuple[caffe2_pb2.NetDef, d
     return net, rnet.blob_sizes
 
 
-@given(random_nets(), st.data())
+@st.composite
+def sharing_nets(
+    draw: st.DrawFn, /, *, max_ops: int = 16
+) -> tuple[caffe2_pb2.NetDef, dict[str, int]]:
+    """Nets with many intermediate blobs: ops read recent blobs, a final Sum reads the rest."""
+    externals = ["in0", "in1"]
+    blobs = list(externals)
+    produced: list[str] = []
+    read: set[str] = set()
+    net = caffe2_pb2.NetDef(external_input=externals, external_output=["out"])
+    for i in range(draw(st.integers(5, max_ops))):
+        depth = min(5, len(blobs) - 1)
+        inputs = list(
+            dict.fromkeys(
+                blobs[-1 - draw(st.integers(0, depth))] for _ in range(draw(st.integers(1, 3)))
+            )
+        )
+        outputs: list[str] = []
+        if inputs[0] in produced and draw(st.integers(0, 4)) == 0:
+            outputs.append(inputs[0])  # in place
+        else:
+            for _ in range(draw(st.integers(1, 2))):
+                if produced and draw(st.integers(0, 5)) == 0:
+                    again = draw(st.sampled_from(produced))  # written again
+                    if again not in outputs:
+                        outputs.append(again)
+                        continue
+                outputs.append(f"t{len(produced)}")
+                produced.append(outputs[-1])
+        controls = []
+        if produced and draw(st.integers(0, 7)) == 0:
+            controls.append(draw(st.sampled_from(produced)))
+        op = net.op.add(
+            type="Op", name=f"op{i}", input=inputs, output=outputs, control_input=controls
+        )
+        dev = draw(st.sampled_from(DEVICES))
+        if dev is not None:
+            op.device_option.CopyFrom(dev)
+        read.update(inputs)
+        blobs += [b for b in outputs if b not in blobs]
+    net.op.add(type="Sum", name="sum", input=[b for b in produced if b not in read], output=["out"])
+    sizes = {b: draw(st.integers(1, 100)) for b in [*externals, *produced, "out"]}
+    return net, sizes
+
+
+@given(st.one_of(sharing_nets(), random_nets()), st.data())
 def test_dag_recycling_is_safe_for_every_order(
     drawn: tuple[caffe2_pb2.NetDef, dict[str, int]], data: st.DataObject
 ) -> None:
     net, sizes = drawn
     names = sorted({b for op in net.op for b in (*op.input, *op.output)})
-    dont = data.draw(st.sets(st.sampled_from(names))) if names else set()
-    keep = data.draw(st.sets(st.sampled_from(names))) if names else set()
+    dont = data.draw(st.sets(st.sampled_from(names), max_size=3)) if names else set()
+    keep = data.draw(st.sets(st.sampled_from(names), max_size=3)) if names else set()
     use_sizes = data.draw(st.booleans())
     before = unchanged_copy(net)
     optim = compute_blob_recycling_for_dag(
@@ -684,6 +729,7 @@ def test_dag_recycling_is_safe_for_every_order(
     finals = final_results(net)
     check_rewrite(net, optim, keep=dont | keep | finals, orders=10)
     check_devices(net, optim)
+    event(f"shared: {any(b != new for b, new in renaming(net, optim).items())}")
     stats = sharing_summary(net, optim, sizes)
     assert stats.blobs_after <= stats.blobs_before
     assert stats.bytes_after is not None
@@ -691,7 +737,7 @@ def test_dag_recycling_is_safe_for_every_order(
     assert stats.bytes_after <= stats.bytes_before
 
 
-@given(random_nets(rewrites=False, control_inputs=False), st.data())
+@given(st.one_of(sharing_nets(), random_nets(rewrites=False, control_inputs=False)), st.data())
 def test_inference_recycling_properties(
     drawn: tuple[caffe2_pb2.NetDef, dict[str, int]], data: st.DataObject
 ) -> None:
@@ -701,24 +747,29 @@ def test_inference_recycling_properties(
     )
     check_rewrite(net, optim, keep=final_results(net), orders=10)
     check_devices(net, optim)
+    event(f"shared: {any(b != new for b, new in renaming(net, optim).items())}")
 
 
-@given(random_nets(), st.data())
+@given(st.one_of(sharing_nets(), random_nets()), st.data())
 def test_share_grad_blobs_properties(
     drawn: tuple[caffe2_pb2.NetDef, dict[str, int]], data: st.DataObject
 ) -> None:
     net, _ = drawn
-    # give some produced blobs gradient names in a scope
-    produced = sorted(produced_names(net) - set(net.external_input))
-    to_grad = data.draw(st.sets(st.sampled_from(produced))) if produced else set()
-    rename = {b: (f"s/{b}_grad" if b in to_grad else b) for b in produced}
+    # put the blobs in a scope; those first written after a split point are
+    # gradients (the backward pass follows the forward pass)
+    external = set(net.external_input) | set(net.external_output)
+    produced = list(dict.fromkeys(b for op in net.op for b in op.output if b not in external))
+    split = data.draw(st.integers(0, len(produced)))
+    to_grad = set(produced[split:])
+    rename = {b: (f"s/{b}_grad" if b in to_grad else f"s/{b}") for b in produced}
     net = rename_all(net, rename)
     produced = sorted(produced_names(net) - set(net.external_input))
     losses = data.draw(st.lists(st.sampled_from(produced), max_size=2)) if produced else []
-    grads = data.draw(st.sets(st.sampled_from(produced))) if produced else set()
+    grads = data.draw(st.sets(st.sampled_from(produced), max_size=3)) if produced else set()
     optim = share_grad_blobs(net, losses, grads, "s", share_activations=data.draw(st.booleans()))
     check_rewrite(net, optim, keep={*losses, *grads, *final_results(net)}, orders=10)
     check_devices(net, optim)
+    event(f"shared: {any(b != new for b, new in renaming(net, optim).items())}")
 
 
 def rename_all(net: caffe2_pb2.NetDef, mapping: Mapping[str, str]) -> caffe2_pb2.NetDef:

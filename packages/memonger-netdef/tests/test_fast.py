@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 from memonger.graph.testing import nets
@@ -242,6 +242,7 @@ def test_random_nets_stay_equivalent(rnet: Any, data: st.DataObject) -> None:
     sizes = rnet.blob_sizes if data.draw(st.booleans()) else None
     optim = optimize_inference_fast(net, static, blob_shapes=sizes)
     check_rewrite(net, optim, keep=static)
+    event(f"shared: {any(b != new for b, new in renaming(net, optim).items())}")
     # blobs sharing a buffer have disjoint closed live ranges in program order
     first: dict[str, int] = {}
     last: dict[str, int] = {}
