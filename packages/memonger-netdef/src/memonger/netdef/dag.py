@@ -14,13 +14,15 @@ every order the executor may choose.
 Ancestor sets are bitsets (Python integers) built in one pass over the
 program order, so the whole analysis is near linear in the number of ops.
 
-Three entry points, with Caffe2's names and signatures:
+Three entry points with Caffe2's names:
 
 - :func:`share_grad_blobs` -- recycle gradient blobs (and optionally forward
-  activations) of a training net;
+  activations) of a training net (Caffe2's signature);
 - :func:`optimize_inference_for_dag` -- recycle every intermediate blob of an
-  inference net;
-- :func:`compute_blob_recycling_for_dag` -- the general recycler they share.
+  inference net (Caffe2's signature, plus optional sizes);
+- :func:`compute_blob_recycling_for_dag` -- the general recycler they share,
+  taking the blobs to share as names or a predicate (every op of the net
+  takes part, so Caffe2's heads and op indices are gone).
 
 :func:`sharing_summary` reports how many blobs and bytes a rewrite saved.
 """
