@@ -56,7 +56,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from memonger.alloc.bounds import _maxima
-from memonger.alloc.ranges import Item, nbytes
+from memonger.alloc.ranges import Item, LiveRange, nbytes
 
 __all__ = [
     "SearchStats",
@@ -510,6 +510,44 @@ def _sweep_search(
     return result, completed
 
 
+def _portfolio(
+    items: Sequence[Item],
+    incumbent_cost: int,
+    budget: _Budget,
+    stats: SearchStats,
+) -> tuple[list[int] | None, bool]:
+    """Run :func:`_sweep_search` forward and backward in time, with restarts.
+
+    An instance and its time reversal have the same solutions, but one
+    direction is often far easier to search.  Runs alternate between the
+    two directions with node limits that double every round; each run starts
+    from the best plan found so far, and the first run that completes
+    proves optimality.
+    """
+    backward = [(name, LiveRange(-r.used, -r.defined, r.size)) for name, r in items]
+    best = incumbent_cost
+    best_choice: list[int] | None = None
+    limit = 1000
+    while True:
+        for problem in (items, backward):
+            remaining = None if budget.node_limit is None else budget.node_limit - budget.nodes
+            cap = limit if remaining is None else min(limit, remaining)
+            run = _Budget(budget.deadline, cap)
+            choice, done = _sweep_search(problem, best, run, stats)
+            budget.nodes += run.nodes
+            if choice is not None:
+                best_choice = choice
+                best = plan_cost(_from_choice(items, (), choice))
+            if done:
+                return best_choice, True
+            if (budget.deadline is not None and time.perf_counter() > budget.deadline) or (
+                budget.node_limit is not None and budget.nodes >= budget.node_limit
+            ):
+                budget.out = True
+                return best_choice, False
+        limit *= 2
+
+
 def _from_choice(
     items: Sequence[Item], init: Sequence[Sequence[Item]], choice: Sequence[int]
 ) -> list[list[Item]]:
@@ -601,7 +639,7 @@ def solve_exact(
         plan = min((h(sub) for h in heuristics), key=plan_cost)
         if plan_cost(plan) > sub_bound and not budget.out:
             stats.components_searched += 1
-            choice, done = _sweep_search(sub, plan_cost(plan), budget, stats)
+            choice, done = _portfolio(sub, plan_cost(plan), budget, stats)
             if choice is not None:
                 plan = _from_choice(sub, (), choice)
             if len(groups) == 1 and done:
@@ -615,7 +653,7 @@ def solve_exact(
     proven = False
     if len(groups) > 1 and not budget.out:
         stats.components_searched += 1
-        choice, done = _sweep_search(items, best_cost, budget, stats)
+        choice, done = _portfolio(items, best_cost, budget, stats)
         if choice is not None:
             best = _from_choice(items, (), choice)
         proven = done
