@@ -7,45 +7,46 @@ The problem
     interval graph, NP-hard in general, so the solver searches, with a budget.
 
 The method
-    1. **Start from the best heuristic.**  The caller passes the best of the
-       heuristics (Caffe2's greedy, greedy by size, greedy by positional
-       maxima): the answer is never worse than any of them.  If it meets the
-       positional-maxima lower bound (see :mod:`memonger.alloc.bounds`) it is
-       optimal and no search runs.
+    1. **Start from the best heuristic** (Caffe2's greedy, greedy by size,
+       greedy by positional maxima): the answer is never worse than any of
+       them.  If it meets the positional-maxima lower bound (see
+       :mod:`memonger.alloc.bounds`) it is optimal and no search runs.
     2. **Decompose.**  Blobs connected by overlaps form components separated
        by positions where nothing is live across.  Each component is solved
-       on its own; the components' buffers are then merged *by rank* (the
-       most expensive buffer of every component together, then the second
-       ones...), which is optimal whenever every component meets its own
-       positional-maxima bound: the merged plan then meets the bound of the
-       whole.  Real nets have many such components once their long-lived
-       blobs are static, and most meet their bound at once.
-    3. **Branch and bound** on what is left.  Blobs are visited largest
-       first, so a buffer's cost is fixed by the blob that opens it: a blob
-       either joins a buffer none of whose members meets its range (free) or
-       opens a new one (it pays its size).  Ranges become bit masks over the
-       distinct ``defined`` positions (two closed ranges meet iff they share
-       one), so compatibility is one ``&``.
+       on its own and the components' buffers are merged *by rank* (the most
+       expensive buffer of each component together, then the second ones...).
+       When every component meets its own positional-maxima bound the merged
+       plan meets the bound of the whole, hence is optimal.  Otherwise the
+       whole problem is searched, starting from the better plan.
+    3. **Search in time order.**  Blobs are visited by ``defined``; a buffer
+       is then fully described by its capacity (its largest member so far)
+       and the position until which it is busy, so states are small.  A blob
+       may join a free buffer (one per distinct capacity: equal free buffers
+       are symmetric), of which below its size only the largest (joining a
+       smaller one is dominated), or open a new buffer, only when no free
+       buffer is at most its size (otherwise joining that buffer dominates).
+       Visited states are memoized (a state determines its cost).
 
-       *Lower bound* at a node with ``B`` buffers: at each position ``t`` with
-       ``L_t`` live blobs, at least ``L_t - B`` of the unassigned ones live
-       at ``t`` open new buffers, in the best case the smallest of them; the
-       ``j``-th most expensive new buffer thus costs at least the largest,
-       over ``t``, ``j``-th of those sizes (positional maxima of the
-       remaining subproblem), summed over ``j``.
+       *Lower bound*: every blob live at a position from the current one on
+       needs its own buffer, at least as large, distinct from the buffers
+       still busy there; capacities only grow.  So with current capacities
+       ``c_1 >= c_2 >= ...`` and, per later position, the sizes of the
+       unassigned blobs live there plus the capacities of the buffers busy
+       there, maximized position-wise into ``v_1 >= v_2 >= ...``, the final
+       cost is at least ``sum(max(c_j, v_j))``.
+    4. **Both directions, with restarts.**  A problem and its time reversal
+       have the same solutions but one is often much easier to search.  Runs
+       alternate between the two directions under node limits that double
+       every round, each starting from the best plan so far; the first run
+       that completes proves optimality.  When the time or node budget runs
+       out, the best plan found is returned, not proven optimal.
 
-       *Symmetry breaking*: buffers whose occupancy agrees on every position
-       a remaining blob covers are interchangeable; only one of them is
-       tried.  A blob never opens a new buffer while a compatible buffer
-       that no remaining blob's position touches exists (that buffer is as
-       good as a new one, for free).
-
-       *Memoization*: a state is the multiset of buffer occupancies projected
-       on the remaining positions; reaching a state again at no lower cost
-       is pruned.
-
-       Search stops at the time or node limit; the best plan found is
-       returned and reported as not proven optimal.
+    With initial buffers (Caffe2's ``init_assignment``), whose members may
+    sit anywhere in time, a size-ordered search is used instead: blobs are
+    visited largest first and ranges are bit masks over the distinct
+    ``defined`` positions, a blob joins a buffer its mask does not meet or
+    opens one; the bound counts, per position, the blobs that must open new
+    buffers (more live blobs than buffers, or no buffer can take them).
 """
 
 from __future__ import annotations
