@@ -131,8 +131,11 @@ def test_conv_has_no_bias_and_gradient_outputs(resnet50: TrainingNet) -> None:
             w_grad, x_grad = op.output
             assert w_grad == w + "_grad"
             assert x_grad in (x + "_grad", f"_{x}_grad_autosplit_0")
-            # Arguments are copied from the forward op.
-            assert {a.name for a in op.arg} >= {"kernel", "stride", "pad"}
+            # Arguments are copied from the forward op, and the bias-less
+            # gradient is marked as Caffe2's gradient maker does.
+            args = {a.name: a for a in op.arg}
+            assert set(args) >= {"kernel", "stride", "pad"}
+            assert args["no_bias"].i == 1
 
 
 def test_gradient_accumulation_like_caffe2(small: TrainingNet) -> None:

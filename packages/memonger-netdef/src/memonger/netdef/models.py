@@ -295,7 +295,12 @@ def _gradient_for(
         else:
             outs = [gi(1), gi(0)]
             g_in = [gi(0), gi(1)]
-        return [grad_op("ConvGradient", [x[0], x[1], go0], outs)], g_in
+        conv_grad = grad_op("ConvGradient", [x[0], x[1], go0], outs)
+        if len(x) == 2:
+            # Caffe2's gradient maker marks a bias-less convolution so that the
+            # second output is read as the input gradient, not a bias gradient.
+            conv_grad.arg.add(name="no_bias", i=1)
+        return [conv_grad], g_in
     if t == "SpatialBN":
         return [
             grad_op("SpatialBNGradient", [x[0], x[1], go0, y[3], y[4]], [gi(0), gi(1), gi(2)])
