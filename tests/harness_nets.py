@@ -26,6 +26,17 @@ class Case:
         return set(self.net.external_input) | set(self.net.external_output) | set(self.static)
 
 
+def _prefixed(net: caffe2_pb2.NetDef, prefix: str) -> caffe2_pb2.NetDef:
+    out = caffe2_pb2.NetDef()
+    out.CopyFrom(net)
+    for op in out.op:
+        for names in (op.input, op.output, op.control_input):
+            names[:] = [prefix + b for b in names]
+    out.external_input[:] = [prefix + b for b in out.external_input]
+    out.external_output[:] = [prefix + b for b in out.external_output]
+    return out
+
+
 @st.composite
 def cases(
     draw: st.DrawFn,
@@ -34,16 +45,48 @@ def cases(
     static: bool = True,
     control_inputs: bool = True,
     max_size: int = 1000,
+    branches: int = 1,
+    clean: bool = False,
 ) -> Case:
-    """A random NetDef with sizes, some produced blobs marked static, noted as text."""
-    drawn = draw(
-        nets(
-            min_ops=1, max_ops=max_ops, sizes=True, control_inputs=control_inputs, max_size=max_size
+    """A random NetDef with sizes, some produced blobs marked static, noted as text.
+
+    With ``branches`` > 1, up to that many independent nets (blob names
+    prefixed ``p<j>_``) are interleaved in a random order, so that whole
+    chains of ops may run in parallel.  With ``clean``, half of the nets have
+    no in-place ops, rewrites or control inputs (those block most sharing).
+    """
+    simple = clean and draw(st.booleans())
+    count = draw(st.integers(1, branches))
+    parts: list[caffe2_pb2.NetDef] = []
+    sizes: dict[str, int] = {}
+    for j in range(count):
+        drawn = draw(
+            nets(
+                min_ops=1,
+                max_ops=max(1, max_ops // count),
+                sizes=True,
+                control_inputs=control_inputs and not simple,
+                in_place=not simple,
+                rewrites=not simple,
+                max_size=max_size,
+            )
         )
-    )
-    net = to_netdef(drawn)
-    assert drawn.blob_sizes is not None
-    sizes = dict(drawn.blob_sizes)
+        assert drawn.blob_sizes is not None
+        prefix = f"p{j}_" if j else ""
+        parts.append(_prefixed(to_netdef(drawn), prefix))
+        sizes.update({prefix + b: n for b, n in drawn.blob_sizes.items()})
+    net = caffe2_pb2.NetDef(name="harness")
+    cursors = [0] * count
+    while any(c < len(p.op) for c, p in zip(cursors, parts, strict=True)):
+        ready = [j for j in range(count) if cursors[j] < len(parts[j].op)]
+        j = ready[draw(st.integers(0, len(ready) - 1))] if len(ready) > 1 else ready[0]
+        net.op.append(parts[j].op[cursors[j]])
+        cursors[j] += 1
+    for k, op in enumerate(net.op):
+        op.name = f"op{k}"
+    for part in parts:
+        net.external_input.extend(part.external_input)
+        net.external_output.extend(part.external_output)
     made = [b for op in net.op for b in op.output]
     chosen: list[str] = []
     if static and made:

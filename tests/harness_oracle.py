@@ -11,9 +11,9 @@ Conventions
   of a generated net ``op<i>``); an op of a rewritten net whose name is not
   one of the original's is an *inserted* op, and only ``Free`` may be
   inserted.
-- A value is a nested tuple: ``("in", blob)`` for a blob read before any op
-  wrote it, ``(op name, output position, values read)`` for an op's output,
-  and :data:`FREED` after ``Free``.
+- A value is ``("in", blob)`` for a blob read before any op wrote it,
+  ``(op name, output position, values read)`` for an op's output (interned
+  as numbers), and :data:`FREED` after ``Free``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from google.protobuf import text_format
 
 from memonger.netdef import caffe2_pb2
 
-FREED: tuple[str] = ("<freed>",)
+FREED = -1
 
 
 def to_netdef(random_net: Any, *, name: str = "harness") -> caffe2_pb2.NetDef:
@@ -66,7 +66,33 @@ def produced(net: caffe2_pb2.NetDef) -> list[str]:
 
 
 def dependency_edges(ops: Sequence[Any]) -> set[tuple[int, int]]:
-    """Every ``(i, j)``, ``i < j``, where op ``j`` must run after op ``i``.
+    """Edges ``(i, j)``, ``i < j``, whose transitive closure is "op ``j`` must run after op ``i``".
+
+    Read-after-write (from the latest writer), write-after-read (from every
+    reader since the latest write), write-after-write (from the latest
+    writer), and a control input naming a blob makes the op depend on the
+    blob's latest writer before it.  Linear in the blob accesses; see
+    :func:`dependency_edges_slow` for the all-pairs definition.
+    """
+    edges: set[tuple[int, int]] = set()
+    writer: dict[str, int] = {}
+    readers: dict[str, list[int]] = {}
+    for j, op in enumerate(ops):
+        for blob in list(op.input) + list(op.control_input):
+            if blob in writer:
+                edges.add((writer[blob], j))
+        for blob in op.input:
+            readers.setdefault(blob, []).append(j)
+        for blob in op.output:
+            if blob in writer:
+                edges.add((writer[blob], j))
+            edges.update((r, j) for r in readers.pop(blob, []) if r != j)
+            writer[blob] = j
+    return edges
+
+
+def dependency_edges_slow(ops: Sequence[Any]) -> set[tuple[int, int]]:
+    """Every pair ``(i, j)``, ``i < j``, of ops that touch a blob in conflict.
 
     Read-after-write, write-after-read, write-after-write on any blob, and a
     control input naming a blob makes the op depend on the blob's latest
@@ -132,36 +158,42 @@ def random_order(count: int, edges: Iterable[tuple[int, int]], rng: random.Rando
 class Run:
     """What one symbolic run saw: the values each op read, and the final state."""
 
-    reads: dict[str, tuple[Any, ...]]
-    state: dict[str, Any]
+    reads: dict[str, tuple[int, ...]]
+    state: dict[str, int]
 
 
 def execute(
     net: caffe2_pb2.NetDef,
     order: Sequence[int] | None = None,
     inserted: Iterable[int] = (),
+    values: dict[tuple[Any, ...], int] | None = None,
 ) -> Run:
     """Run ``net`` symbolically in ``order`` (default: program order).
 
     The ops at the positions ``inserted`` are ``Free`` ops a rewrite added:
-    they destroy the values of their outputs.
+    they destroy the values of their outputs.  Values are interned in
+    ``values`` (shared by runs that are compared), so that comparing them
+    costs nothing however deep the net.
     """
+    intern = {} if values is None else values
     frees = set(inserted)
-    state: dict[str, Any] = {}
-    reads: dict[str, tuple[Any, ...]] = {}
+    state: dict[str, int] = {}
+    reads: dict[str, tuple[int, ...]] = {}
     positions = range(len(net.op)) if order is None else order
     for k in positions:
         op = net.op[k]
-        values = tuple(state.get(blob, ("in", blob)) for blob in op.input)
+        read = tuple(
+            state[b] if b in state else intern.setdefault(("in", b), len(intern)) for b in op.input
+        )
         if k in frees:
             for blob in op.output:
                 state[blob] = FREED
             continue
         key = op.name or f"#{k}"
         assert key not in reads, f"op name {key!r} runs twice"
-        reads[key] = values
+        reads[key] = read
         for pos, blob in enumerate(op.output):
-            state[blob] = (key, pos, values)
+            state[blob] = intern.setdefault((key, pos, read), len(intern))
     return Run(reads, state)
 
 
@@ -206,6 +238,7 @@ def divergence(
         return "the original's op names are not unique"
     index = {op.name: k for k, op in enumerate(optimized.op) if op.name in set(names)}
     inserted = [k for k, op in enumerate(optimized.op) if op.name not in index]
+    inserted_set = set(inserted)
     for k in inserted:
         if optimized.op[k].type != "Free":
             return f"op #{k} ({optimized.op[k].type}) is not in the original"
@@ -218,7 +251,7 @@ def divergence(
         head: list[int] = []
         for k in inserted:
             prev = k - 1
-            while prev >= 0 and prev in inserted:
+            while prev >= 0 and prev in inserted_set:
                 prev -= 1
             (follow.setdefault(prev, []) if prev >= 0 else head).append(k)
         opt_order = list(head)
@@ -226,8 +259,9 @@ def divergence(
             k = index[name]
             opt_order.append(k)
             opt_order.extend(follow.get(k, []))
-    want = execute(original)
-    got = execute(optimized, opt_order, inserted)
+    values: dict[tuple[Any, ...], int] = {}
+    want = execute(original, values=values)
+    got = execute(optimized, opt_order, inserted, values)
     for name, values in want.reads.items():
         if got.reads.get(name) != values:
             op = original.op[names.index(name)]
@@ -275,33 +309,35 @@ def live_bound(net: caffe2_pb2.NetDef, sizes: Mapping[str, int], order: Sequence
 
     A value written before the gap and read after it must sit in a buffer
     that nothing else overwrites in between, so any correct plan for this
-    order needs at least this many bytes.
+    order needs at least this many bytes.  (An op reads its inputs before
+    it writes its outputs.)
     """
-    writes_before: dict[str, int] = {}
-    reads_at: dict[str, list[int]] = {}
-    writes_at: dict[str, list[int]] = {}
     made = set(produced(net))
+    diff = [0] * (len(order) + 1)
+    written: dict[str, int] = {}  # blob -> position of the write of its current value
+    last_read: dict[str, int] = {}  # blob -> last read of its current value
+
+    def close(blob: str) -> None:
+        w, r = written.pop(blob, None), last_read.pop(blob, None)
+        if w is not None and r is not None and r > w:
+            diff[w] += sizes[blob]  # live across the gaps w .. r-1
+            diff[r] -= sizes[blob]
+
     for pos, k in enumerate(order):
         op = net.op[k]
         for blob in op.input:
-            reads_at.setdefault(blob, []).append(pos)
+            if blob in written:
+                last_read[blob] = pos
         for blob in op.output:
-            writes_at.setdefault(blob, []).append(pos)
-            writes_before.setdefault(blob, pos)
-    best = 0
-    for gap in range(len(order) - 1):  # between position gap and gap + 1
-        total = 0
-        for blob in made:
-            # the latest write at or before the gap, then a read after it
-            # with no write in between
-            w = [p for p in writes_at.get(blob, []) if p <= gap]
-            if not w:
-                continue
-            nxt_write = min((p for p in writes_at.get(blob, []) if p > gap), default=None)
-            later_reads = [p for p in reads_at.get(blob, []) if p > gap]
-            if later_reads and (nxt_write is None or min(later_reads) <= nxt_write):
-                total += sizes[blob]
-        best = max(best, total)
+            if blob in made:
+                close(blob)
+                written[blob] = pos
+    for blob in list(written):
+        close(blob)
+    best = running = 0
+    for gap in range(len(order)):
+        running += diff[gap]
+        best = max(best, running)
     return best
 
 

@@ -7,6 +7,7 @@ import random
 from harness_oracle import (
     buffers,
     dependency_edges,
+    dependency_edges_slow,
     divergence,
     final_results,
     live_bound,
@@ -15,8 +16,11 @@ from harness_oracle import (
     random_order,
     reachability,
     renamed_fixed,
+    to_netdef,
 )
+from hypothesis import given
 
+from memonger.graph.testing import RandomNet, nets
 from memonger.netdef import caffe2_pb2
 
 
@@ -110,3 +114,11 @@ def test_plan_and_bound() -> None:
         "op2.output: 'c' became 'a'",
         "op3.input: 'c' became 'a'",
     ]
+
+
+@given(nets(max_ops=16))
+def test_linear_and_all_pairs_dependencies_agree(drawn: RandomNet) -> None:
+    net = to_netdef(drawn)
+    fast, slow = dependency_edges(net.op), dependency_edges_slow(net.op)
+    assert fast <= slow
+    assert reachability(len(net.op), fast) == reachability(len(net.op), slow)

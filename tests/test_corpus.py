@@ -1,0 +1,269 @@
+"""Every net of the shared corpus through every mode, every result verified.
+
+Nets: ``interference`` (greedy, and the exact solver with a small budget),
+``fast`` and ``release`` for all; ``dag`` for inference nets; ``grad`` for
+training nets.  Each result must pass the harness's own symbolic execution
+(and, for the DAG modes, random valid orders of the original's dependency
+graph) and the package's ``verify_execution_equivalence``, keep its fixed
+names, and need no fewer bytes than the live-value bound.  The MiniMalloc
+instances go through the greedy and the exact allocator as live ranges and
+are checked by an independent validator.
+
+The corpus is found through ``MEMONGER_CORPUS`` (default: ``shared/corpus``
+beside the repository); every test skips when it is absent.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import os
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness_oracle import (
+    dependency_edges,
+    divergence,
+    live_bound,
+    naive_bytes,
+    plan_bytes,
+    random_order,
+    renamed_fixed,
+)
+
+from memonger.alloc import AssignmentAlgorithm, LiveRange, allocate, compute_assignments_dp
+from memonger.netdef import (
+    caffe2_pb2,
+    load_net,
+    optimize_inference_fast,
+    optimize_inference_for_dag,
+    optimize_interference,
+    release_blobs_when_used,
+    share_grad_blobs,
+    verify_execution_equivalence,
+)
+from memonger.stats import read_blob_sizes
+
+pytestmark = pytest.mark.corpus
+
+DP_SECONDS = 0.25
+RANDOM_ORDERS = 3
+
+
+def corpus_dir() -> Path:
+    env = os.environ.get("MEMONGER_CORPUS")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "corpus"
+
+
+def entries(*kinds: str) -> list[Any]:
+    manifest = corpus_dir() / "MANIFEST.json"
+    if not manifest.is_file():
+        reason = f"corpus not found at {corpus_dir()} (set MEMONGER_CORPUS to its folder)"
+        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-corpus")]
+    found = json.loads(manifest.read_text())
+    return [pytest.param(e, id=e["name"]) for e in found if e.get("kind") in kinds]
+
+
+@dataclass
+class CorpusNet:
+    """A corpus net with op names made unique (the oracle matches ops by name)."""
+
+    name: str
+    kind: str
+    net: caffe2_pb2.NetDef
+    sizes: dict[str, int]
+    has_sizes: bool
+    inputs: list[str]
+
+
+_CACHE: dict[str, CorpusNet] = {}
+
+
+def load(entry: dict[str, Any]) -> CorpusNet:
+    if entry["name"] in _CACHE:
+        return _CACHE[entry["name"]]
+    root = corpus_dir()
+    net = load_net(root / entry["net"])
+    for k, op in enumerate(net.op):
+        op.name = f"op{k}"
+    known = read_blob_sizes(root / entry["shapes"]) if entry.get("shapes") else {}
+    names = set(net.external_input) | set(net.external_output)
+    for op in net.op:
+        names.update(op.input)
+        names.update(op.output)
+    sizes = {b: known.get(b, 1) for b in names}
+    loaded = CorpusNet(
+        entry["name"], entry["kind"], net, sizes, bool(known), list(entry.get("inputs") or [])
+    )
+    _CACHE[entry["name"]] = loaded
+    return loaded
+
+
+def losses_of(net: caffe2_pb2.NetDef) -> list[str]:
+    """The blobs gradient seeds are filled from (as the netdef corpus tests choose them)."""
+    losses: list[str] = []
+    for op in net.op:
+        seed = op.type in ("ConstantFill", "ones_like") and (
+            op.is_gradient_op or any(b.endswith("_autogen_grad") for b in op.output)
+        )
+        if seed:
+            losses += [b for b in op.input if b not in losses]
+    return losses
+
+
+def param_grads_of(net: caffe2_pb2.NetDef) -> list[str]:
+    """``<param>_grad`` names in ``external_output``.
+
+    A net that declares none (the real SSD net) gets ``<p>_grad`` for each
+    external input ``p`` whose gradient some op writes.
+    """
+    declared = [b for b in net.external_output if b.endswith("_grad")]
+    if declared:
+        return declared
+    made = {b for op in net.op for b in op.output}
+    return [p + "_grad" for p in net.external_input if p + "_grad" in made]
+
+
+def verify(
+    c: CorpusNet, opt: caffe2_pb2.NetDef, fixed: set[str], *, dag: bool, free: bool = False
+) -> None:
+    net = c.net
+    problem = divergence(net, opt, keep_final_results=not free, control_is_read=True)
+    assert problem is None, problem
+    fixed = fixed | set(net.external_input) | set(net.external_output)
+    if not free:
+        assert renamed_fixed(net, opt, fixed) == []
+        position = {op.name: k for k, op in enumerate(net.op)}
+        order = [position[op.name] for op in opt.op]
+        plan = plan_bytes(net, opt, c.sizes)
+        assert live_bound(net, c.sizes, order) <= plan <= naive_bytes(net, c.sizes)
+    if dag:
+        edges = dependency_edges(net.op)
+        rng = random.Random(0)
+        for _ in range(RANDOM_ORDERS):
+            order_names = [net.op[k].name for k in random_order(len(net.op), edges, rng)]
+            problem = divergence(net, opt, order_names, control_is_read=True)
+            assert problem is None, problem
+    result = verify_execution_equivalence(net, opt, random_orders=RANDOM_ORDERS if dag else 0)
+    assert result.ok, result.message
+
+
+NETS = entries("inference", "training")
+
+
+def exact(items: Sequence[Any]) -> list[list[Any]]:
+    return compute_assignments_dp(items, time_limit=DP_SECONDS)
+
+
+ALGOS: dict[str, AssignmentAlgorithm | Callable[[Sequence[Any]], list[list[Any]]]] = {
+    "greedy": AssignmentAlgorithm.GREEDY,
+    "dp": exact,
+}
+
+
+@pytest.mark.parametrize("algo", list(ALGOS))
+@pytest.mark.parametrize("entry", NETS)
+def test_interference(entry: dict[str, Any], algo: str) -> None:
+    c = load(entry)
+    before = c.net.SerializeToString()
+    sizes = c.sizes if c.has_sizes else None
+    opt = optimize_interference(c.net, c.inputs, blob_sizes=sizes, algo=ALGOS[algo], verify=False)  # type: ignore[arg-type]
+    assert c.net.SerializeToString() == before
+    verify(c, opt.net, set(c.inputs), dag=False)
+
+
+@pytest.mark.parametrize("entry", NETS)
+def test_fast(entry: dict[str, Any]) -> None:
+    c = load(entry)
+    sizes = c.sizes if c.has_sizes else None
+    opt = optimize_inference_fast(c.net, c.inputs, blob_shapes=sizes)
+    verify(c, opt, set(c.inputs), dag=False)
+
+
+@pytest.mark.parametrize("entry", NETS)
+def test_release(entry: dict[str, Any]) -> None:
+    c = load(entry)
+    freed = release_blobs_when_used(c.net, set(c.inputs))
+    assert sum(op.type == "Free" for op in freed.op) > 0
+    verify(c, freed, set(), dag=False, free=True)
+
+
+@pytest.mark.parametrize("entry", entries("inference"))
+def test_dag(entry: dict[str, Any]) -> None:
+    c = load(entry)
+    sizes = c.sizes if c.has_sizes else None
+    opt = optimize_inference_for_dag(c.net, c.inputs, blob_shapes=sizes)
+    verify(c, opt, set(c.inputs), dag=True)
+
+
+@pytest.mark.parametrize("entry", entries("training"))
+def test_grad(entry: dict[str, Any]) -> None:
+    c = load(entry)
+    losses = losses_of(c.net)
+    assert losses, f"{c.name}: no gradient seed found"
+    grads = param_grads_of(c.net)
+    assert grads, f"{c.name}: no <param>_grad in external_output"
+    sizes = c.sizes if c.has_sizes else None
+    opt = share_grad_blobs(c.net, losses, grads, "", blob_shapes=sizes)
+    verify(c, opt, set(losses) | set(grads), dag=True)
+
+
+# ---------------------------------------------------------------------------
+# MiniMalloc instances as live ranges
+# ---------------------------------------------------------------------------
+
+
+def minimalloc_ranges(entry: dict[str, Any]) -> dict[str, LiveRange]:
+    """Half-open ``[lower, upper)`` lifespans as closed ``[lower, upper - 1]`` ranges."""
+    with (corpus_dir() / entry["ranges"]).open(newline="") as f:
+        return {
+            row["id"]: LiveRange(int(row["lower"]), int(row["upper"]) - 1, int(row["size"]))
+            for row in csv.DictReader(f)
+        }
+
+
+def peak(ranges: dict[str, LiveRange]) -> int:
+    """Largest total size of ranges covering one point (closed ranges)."""
+    events = sorted(
+        [(r.defined, 0, r.size) for r in ranges.values()]
+        + [(r.used + 1, -1, -(r.size or 0)) for r in ranges.values()]
+    )
+    best = live = 0
+    for _, _, delta in sorted(events, key=lambda e: (e[0], e[1])):
+        live += delta or 0
+        best = max(best, live)
+    return best
+
+
+def checked_bytes(ranges: dict[str, LiveRange], plan: Sequence[Sequence[tuple[str, Any]]]) -> int:
+    """Validate a plan independently; return its bytes."""
+    names = [name for buffer in plan for name, _ in buffer]
+    assert sorted(names) == sorted(ranges), "every blob in exactly one buffer"
+    total = 0
+    for buffer in plan:
+        members = sorted((ranges[name] for name, _ in buffer), key=lambda r: r.defined)
+        for a, b in itertools.pairwise(members):
+            assert a.used < b.defined, f"overlap in one buffer: {a} and {b}"
+        total += max(r.size or 0 for r in members)
+    return total
+
+
+@pytest.mark.parametrize("entry", entries("allocation"))
+def test_minimalloc(entry: dict[str, Any]) -> None:
+    ranges = minimalloc_ranges(entry)
+    bound = peak(ranges)
+    assert bound <= entry["capacity"]
+    greedy = allocate(ranges, algorithm="greedy")
+    exact_result = allocate(ranges, algorithm="dp", time_limit=1.0)
+    g = checked_bytes(ranges, greedy.assignments)
+    e = checked_bytes(ranges, exact_result.assignments)
+    assert (g, e) == (greedy.nbytes, exact_result.nbytes)
+    assert bound <= e <= g
+    assert bound <= exact_result.lower_bound <= e
+    if exact_result.proven_optimal:
+        assert e == exact_result.nbytes
