@@ -11,6 +11,7 @@ from memonger.graph import (
     STRATEGIES,
     CycleError,
     GraphError,
+    InvalidSizeError,
     OrderError,
     UnknownStrategyError,
     check_acyclic,
@@ -173,7 +174,7 @@ def test_check_order_rejects_non_permutations(order: list[int], message: str) ->
 
 
 def test_errors_are_graph_errors_and_value_errors() -> None:
-    for cls in (CycleError, OrderError, UnknownStrategyError):
+    for cls in (CycleError, OrderError, UnknownStrategyError, InvalidSizeError):
         assert issubclass(cls, GraphError)
         assert issubclass(cls, ValueError)
 
@@ -243,3 +244,12 @@ def test_order_peak_bytes_conventions() -> None:
     # a blob read before any write is live from the start
     ops = [op("R", ["w"], ["y"]), op("Upd", ["w"], ["w"])]
     assert order_peak_bytes(ops, blob_sizes={"w": 10, "y": 1}) == 11
+
+
+@pytest.mark.parametrize("size", [-1, 2.5, "3", True])
+def test_bad_sizes_are_named(size: object) -> None:
+    ops = [op("A", [], ["a"])]
+    with pytest.raises(InvalidSizeError, match="blob 'a'"):
+        order_peak_bytes(ops, None, {"a": size})  # type: ignore[dict-item]
+    with pytest.raises(InvalidSizeError, match="blob 'a'"):
+        topological_sort_min_memory(compute_interference_graph(ops), {"a": size})  # type: ignore[dict-item]

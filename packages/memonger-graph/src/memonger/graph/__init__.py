@@ -11,7 +11,7 @@ orders and graphs built elsewhere.  Ops are any objects with ``input`` and
 ``output`` sequences of blob names.
 """
 
-from memonger.graph.errors import CycleError, GraphError, OrderError
+from memonger.graph.errors import CycleError, GraphError, InvalidSizeError, OrderError
 from memonger.graph.interference import OpLike, compute_interference_graph
 from memonger.graph.memory import (
     MemoryOrder,
@@ -30,6 +30,7 @@ __all__ = [
     "STRATEGIES",
     "CycleError",
     "GraphError",
+    "InvalidSizeError",
     "MemoryOrder",
     "OpLike",
     "OrderError",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-__all__ = ["CycleError", "GraphError", "OrderError"]
+__all__ = ["CycleError", "GraphError", "InvalidSizeError", "OrderError"]
 
 
 class GraphError(Exception):
@@ -57,3 +57,7 @@ class OrderError(GraphError, ValueError):
         self.before = before
         self.after = after
         self.blob = blob
+
+
+class InvalidSizeError(GraphError, ValueError):
+    """A blob size is negative or not an integer."""

@@ -66,6 +66,7 @@ which makes results depend on the machine's speed).
 from __future__ import annotations
 
 import heapq
+import operator
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
@@ -73,6 +74,7 @@ from typing import Any, NamedTuple
 import networkx as nx
 
 from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
+from memonger.graph.errors import InvalidSizeError
 from memonger.graph.interference import OpLike
 from memonger.graph.traversal import longest_path_indices
 
@@ -96,7 +98,15 @@ def _size(blob_sizes: Mapping[str, int | None] | None, blob: str) -> int:
     if blob_sizes is None:
         return 1
     size = blob_sizes.get(blob)
-    return 1 if size is None else int(size)
+    if size is None:
+        return 1
+    try:
+        value = operator.index(size)
+    except TypeError:
+        value = -1
+    if isinstance(size, bool) or value < 0:
+        raise InvalidSizeError(f"blob {blob!r} has size {size!r}; sizes are integers >= 0")
+    return value
 
 
 @paused_gc()
@@ -124,6 +134,11 @@ def order_peak_bytes(
     -------
     int
         The largest total size of live blobs at any op position (0 for no ops).
+
+    Raises
+    ------
+    InvalidSizeError
+        A blob size is negative or not an integer.
 
     Examples
     --------
@@ -724,6 +739,8 @@ def memory_order(
     ------
     CycleError
         ``g`` has a cycle (named in the message).
+    InvalidSizeError
+        A blob size is negative or not an integer.
     ValueError
         ``budget`` is negative.
 
