@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"| {r['name']} | {r['blobs']} | {r['positional_maxima_bound'] / 2**20:.2f} "
                 f"| {r['greedy']['ratio']:.4f} | {r['by_size']['ratio']:.4f} "
-                f"| {r['pos_max']['ratio']:.4f} | {r['exact']['ratio']:.4f} "
+                f"| {r['pos_max']['ratio']:.4f} | {r['exact']['ratio']:.5f} "
                 f"| {'yes' if r['exact']['proven_optimal'] else 'no'} "
                 f"| {r['exact']['seconds']:.3f} | {r['greedy']['seconds'] * 1e3:.1f} |"
             )

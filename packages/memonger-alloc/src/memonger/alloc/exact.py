@@ -111,6 +111,13 @@ def components(items: Sequence[Item]) -> list[list[int]]:
     return groups
 
 
+_STRONG_BOUND_MAX = 1500
+"""Largest search for which the (per node linear-time) busy bound is used."""
+
+_SEARCH_MAX = 5000
+"""Largest problem (blobs) searched; bigger ones keep the best heuristic plan."""
+
+
 class _Budget:
     def __init__(self, deadline: float | None, node_limit: int | None) -> None:
         self.deadline = deadline
@@ -365,28 +372,29 @@ def _sweep_search(
     ends = [items[i][1].used for i in order]
     weights = [nbytes(items[i][1].size) for i in order]
 
-    # Positional maxima of the blobs live at or after each visit's position.
+    # Per distinct start position, the visits live there (a sweep), and the
+    # positional maxima of everything live at or after it.
     points = sorted(set(starts))
-    suffix_pm: dict[int, list[int]] = {}
-    acc: list[int] = []
-    by_end = sorted(range(n), key=lambda q: ends[q])
-    for p in reversed(points):
-        # blobs live at p: started at or before p, end at or after p
-        lo = bisect_left([ends[q] for q in by_end], p)
-        live = sorted(
-            (weights[q] for q in by_end[lo:] if starts[q] <= p),
-            reverse=True,
-        )
-        merged = [max(a, b) for a, b in zip(acc, live, strict=False)]
-        merged.extend(acc[len(live) :] if len(acc) > len(live) else live[len(acc) :])
-        acc = merged
-        suffix_pm[p] = acc
-    pm_at = [suffix_pm[starts[k]] for k in range(n)]
-    # For the stronger bound: per start position, the visits live there.
-    live_at: list[list[int]] = []  # per distinct start point, visit indices live there
+    live_at: list[list[int]] = []
+    live: list[int] = []
+    q = 0
     for p in points:
-        live_at.append([q for q in range(n) if starts[q] <= p <= ends[q]])
+        live = [x for x in live if ends[x] >= p]
+        while q < n and starts[q] == p:
+            live.append(q)
+            q += 1
+        live_at.append(sorted(live))
+    suffix_pm: list[list[int]] = [[] for _ in points]
+    acc: list[int] = []
+    for pi in range(len(points) - 1, -1, -1):
+        sizes = sorted((weights[x] for x in live_at[pi]), reverse=True)
+        merged = [a if a > b else b for a, b in zip(acc, sizes, strict=False)]
+        merged.extend(acc[len(sizes) :] if len(acc) > len(sizes) else sizes[len(acc) :])
+        acc = merged
+        suffix_pm[pi] = acc
     point_index = [bisect_left(points, starts[k]) for k in range(n)]
+    pm_at = [suffix_pm[point_index[k]] for k in range(n)]
+    strong = n <= _STRONG_BOUND_MAX
 
     def busy_bound(k: int, srt: list[int]) -> int:
         """Unassigned blobs live at a later position need buffers other
@@ -426,7 +434,7 @@ def _sweep_search(
             c = srt[j] if j < len(srt) else 0
             p = pm[j] if j < len(pm) else 0
             bound += c if c > p else p
-        if bound >= best or busy_bound(k, srt) >= best:
+        if bound >= best or (strong and busy_bound(k, srt) >= best):
             stats.pruned += 1
             return []
         key = (k, tuple(sorted((c, e if e >= d else -1) for c, e in zip(caps, busy, strict=True))))
@@ -638,7 +646,7 @@ def solve_exact(
         sub = [items[i] for i in sorted(group)]
         sub_bound = sum(_maxima([blobs[i] for i in group]))
         plan = min((h(sub) for h in heuristics), key=plan_cost)
-        if plan_cost(plan) > sub_bound and not budget.out:
+        if plan_cost(plan) > sub_bound and not budget.out and len(sub) <= _SEARCH_MAX:
             stats.components_searched += 1
             choice, done = _portfolio(sub, plan_cost(plan), budget, stats)
             if choice is not None:
@@ -652,7 +660,7 @@ def solve_exact(
     if best_cost <= bound:
         return best, True, _finish(stats, budget)
     proven = False
-    if len(groups) > 1 and not budget.out:
+    if len(groups) > 1 and not budget.out and len(items) <= _SEARCH_MAX:
         stats.components_searched += 1
         choice, done = _portfolio(items, best_cost, budget, stats)
         if choice is not None:
