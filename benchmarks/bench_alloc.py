@@ -33,6 +33,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +122,7 @@ def quality_row(
     }
     for algo in HEURISTICS:
         res = allocate(shareable, algorithm=algo)
-        seconds = median_s(lambda a=algo: compute_assignments(shareable, (), a), repeat)
+        seconds = median_s(partial(compute_assignments, shareable, (), algo), repeat)
         row[SHORT[algo]] = {"bytes": res.nbytes, "ratio": res.nbytes / bound, "seconds": seconds}
     row["exact"] = {
         "bytes": exact.nbytes,
