@@ -5,8 +5,10 @@ builds the dependency graph of a net's ops (read-after-write, write-after-read,
 write-after-write and control inputs) in linear time; the orderings return
 valid, deterministic op orders: program order (:func:`topological_sort_traversal`),
 Caffe2's longest-path order (:func:`topological_sort_traversal_longest_path`)
-and a memory-aware order (:func:`topological_sort_min_memory`), all reachable
-through :func:`order_ops`.  :func:`check_order` and :func:`check_acyclic` vet
+and a memory-aware order (:func:`topological_sort_min_memory`;
+:func:`memory_order` also reports its peak and whether it is proven optimal,
+:func:`order_peak_bytes` measures any order), all reachable through
+:func:`order_ops`.  :func:`check_order` and :func:`check_acyclic` vet
 orders and graphs built elsewhere.  Ops are any objects with ``input`` and
 ``output`` sequences of blob names.
 """
