@@ -95,10 +95,12 @@ def test_optimize_inference_for_dag(case: Case, data: st.DataObject) -> None:
     with_sizes = data.draw(st.booleans())
     seed = data.draw(st.integers(0, 2**16))
     before = unchanged(case.net)
+    inputs_copy = list(inputs)
     opt = optimize_inference_for_dag(
         case.net, inputs, blob_shapes=case.sizes if with_sizes else None
     )
     assert unchanged(case.net) == before
+    assert inputs == inputs_copy
     plan = check_rewrite(case, opt, case.fixed | set(inputs), dag=True, seed=seed)
     # again, on the result: still equivalent to the original, never larger
     sizes = renamed_sizes(case.net, opt, case.sizes)

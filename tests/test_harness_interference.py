@@ -108,7 +108,11 @@ def check_result(case: Case, opt: caffe2_pb2.NetDef, order_name: str) -> int:
     return plan
 
 
-@given(cases(), st.sampled_from(ALGORITHMS), st.sampled_from(ORDERINGS))
+@given(
+    cases(max_ops=16, branches=2, clean=True),
+    st.sampled_from(ALGORITHMS),
+    st.sampled_from(ORDERINGS),
+)
 def test_every_algorithm_and_ordering(case: Case, algo: AssignmentAlgorithm, order: str) -> None:
     result = run(case, algo, order)
     check_result(case, result.net, order)
@@ -119,7 +123,7 @@ def test_every_algorithm_and_ordering(case: Case, algo: AssignmentAlgorithm, ord
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
-@given(cases(), st.sampled_from(ORDERINGS))
+@given(cases(max_ops=16, branches=2, clean=True), st.sampled_from(ORDERINGS))
 def test_dp_never_worse_than_any_heuristic(case: Case, order: str) -> None:
     exact = plan_bytes(
         case.net, run(case, AssignmentAlgorithm.DYNAMIC_PROGRAMMING, order).net, case.sizes

@@ -102,6 +102,9 @@ def test_release_blobs_when_used(case: Case, data: st.DataObject) -> None:
     problem = divergence(net, freed, keep_final_results=False)
     assert problem is None, problem
     assert verify_execution_equivalence(net, freed).ok
+    # releasing again frees nothing more
+    again = release_blobs_when_used(freed, dont, selector)
+    assert again.SerializeToString() == freed.SerializeToString()
 
 
 @given(cases())
