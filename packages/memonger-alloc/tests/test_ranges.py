@@ -56,6 +56,15 @@ def test_control_inputs_count_as_reads() -> None:
     ]
     ranges = compute_ranges(ops)
     assert ranges["a"] == LiveRange(0, 2, None)
+    # a control input after the last write does not end the blob's life
+    tail = [
+        SimpleNamespace(input=[], output=["p"]),
+        SimpleNamespace(input=[], output=["q"], control_input=["p"]),
+    ]
+    assert compute_ranges(tail)["p"] == LiveRange(0, 2, None)
+    # control inputs extend a range past its last data read
+    longer = [*ops, SimpleNamespace(input=[], output=["d"], control_input=["b"])]
+    assert compute_ranges(longer)["b"] == LiveRange(1, 3, None)
     # a control input naming a blob nobody wrote is a read from outside
     ranges = compute_ranges([SimpleNamespace(input=[], output=["y"], control_input=["ext"])])
     assert ranges["ext"] == LiveRange(-1, 0, None)

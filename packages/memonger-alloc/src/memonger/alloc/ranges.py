@@ -84,9 +84,11 @@ def compute_ranges(
     linearized_ops : iterable of op-like objects
         Ops in execution order, each with ``input`` and ``output`` sequences
         of blob names.  An op's optional ``control_input`` names count as
-        **reads** of those blobs: a control input orders the op after the
-        blob's producer, and sharing the blob's buffer must not change which
-        producer that is, so the blob stays live up to the op.
+        **reads** of those blobs for the range: a control input orders the op
+        after the blob's producer, and sharing the blob's buffer must not
+        change which producer that is, so the blob stays live up to the op.
+        A control input does not consume the value, though: a blob whose last
+        ``input``/``output`` access is a write still lives to the end.
     blob_sizes : mapping of str to int, optional
         Size in bytes of each blob.  When given it must cover every blob the
         ops touch; a missing blob raises :class:`MissingSizeError`.
@@ -113,10 +115,15 @@ def compute_ranges(
     a LiveRange(defined=0, used=1, size=None)
     b LiveRange(defined=1, used=2, size=None)
 
-    A control input keeps its blob live up to the op that names it:
+    A control input keeps its blob live up to the op that names it, and a
+    blob only named by control inputs after its last write lives to the end:
 
-    >>> ops.append(Op(input=["b"], output=["c"], control_input=["a"]))
-    >>> compute_ranges(ops)["a"]
+    >>> ops.append(Op(input=["b"], output=["c"], control_input=["a", "b"]))
+    >>> ranges = compute_ranges(ops)
+    >>> ranges["a"], ranges["b"]
+    (LiveRange(defined=0, used=2, size=None), LiveRange(defined=1, used=2, size=None))
+    >>> tail = [Op(input=[], output=["p"]), Op(input=[], output=["q"], control_input=["p"])]
+    >>> compute_ranges(tail)["p"]
     LiveRange(defined=0, used=2, size=None)
     """
     first_write: dict[str, int] = {}
@@ -126,13 +133,16 @@ def compute_ranges(
     n_ops = 0
     for pos, op in enumerate(linearized_ops):
         n_ops = pos + 1
-        reads = list(op.input)
-        reads.extend(getattr(op, "control_input", ()))
-        for name in reads:
+        for name in op.input:
             order.setdefault(name, None)
             first_write.setdefault(name, -1)  # read before any write: from outside
             last_touch[name] = pos
             last_is_write[name] = False
+        for name in getattr(op, "control_input", ()):
+            order.setdefault(name, None)
+            first_write.setdefault(name, -1)
+            last_touch[name] = pos
+            last_is_write.setdefault(name, False)  # orders the op, consumes nothing
         for name in op.output:
             order.setdefault(name, None)
             first_write.setdefault(name, pos)
