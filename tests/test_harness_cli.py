@@ -40,8 +40,7 @@ def optimize_args(case: Case, data: st.DataObject) -> tuple[list[str], bool]:
         args += ["--loss", data.draw(st.sampled_from(made), label="loss"), "--param-grad", ""]
     if mode == "dag" and case.net.external_input:
         args += ["--input-blob", case.net.external_input[0]]
-    # dag mode ignores --static: test_dag_mode_keeps_static_blobs (a known bug)
-    if case.static and mode != "dag":
+    if case.static:
         args += ["--static", ",".join(case.static)]
     return args, mode in ("dag", "grad")
 
@@ -104,7 +103,7 @@ def chain() -> caffe2_pb2.NetDef:
     return net
 
 
-@pytest.mark.parametrize("mode", ["interference", "fast"])
+@pytest.mark.parametrize("mode", ["interference", "fast", "dag"])
 def test_static_blobs_keep_their_names(tmp_path: Path, mode: str) -> None:
     src, out = tmp_path / "net.pb", tmp_path / "out.pb"
     save_net(chain(), src)
@@ -115,20 +114,6 @@ def test_static_blobs_keep_their_names(tmp_path: Path, mode: str) -> None:
         main(["optimize", str(src), "-o", str(out), "--mode", mode, "--static", "a", "-q", *args])
         == 0
     )
-    assert renamed_fixed(chain(), load_net(out), {"a"}) == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="memonger optimize --mode dag ignores --static: optimize_net's dag branch calls "
-    "optimize_inference_for_dag without the static blobs, so they are renamed",
-)
-def test_dag_mode_keeps_static_blobs(tmp_path: Path) -> None:
-    src, out = tmp_path / "net.pb", tmp_path / "out.pb"
-    save_net(chain(), src)
-    assert main(["optimize", str(src), "-o", str(out), "--mode", "dag", "-q"]) == 0
-    assert renamed_fixed(chain(), load_net(out), {"a"}) != []  # 'a' is shared by default
-    assert main(["optimize", str(src), "-o", str(out), "--mode", "dag", "--static", "a", "-q"]) == 0
     assert renamed_fixed(chain(), load_net(out), {"a"}) == []
 
 

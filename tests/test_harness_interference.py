@@ -79,11 +79,9 @@ def run(
     return result
 
 
-# optimize_interference counts a control input as a read, so a blob that only
-# a control input names after its last write may lose its final value; that is
-# test_control_input_only_blob_keeps_its_final_value below (a known bug).  The
-# property tests treat control inputs as reads so that they explore the rest.
-CONTROL_IS_READ = True
+# A control input orders ops but reads nothing: a blob that only a control
+# input names after its last write is a final result and keeps its value.
+CONTROL_IS_READ = False
 
 
 def check_result(case: Case, opt: caffe2_pb2.NetDef, order_name: str) -> int:
@@ -162,12 +160,6 @@ def test_string_static_blobs_is_refused() -> None:
         optimize_interference(net, "ab")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="optimize_interference treats a control input as a read: a blob that only a "
-    "control input names after its last write is shared and renamed, so its final value, "
-    "which a caller may fetch (design 3.1/3.2), is lost",
-)
 def test_control_input_only_blob_keeps_its_final_value() -> None:
     net = caffe2_pb2.NetDef()
     net.op.add(type="ConstantFill", name="op0", output=["a"])
