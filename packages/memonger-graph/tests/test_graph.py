@@ -77,12 +77,15 @@ def test_control_inputs_follow_the_latest_writer() -> None:
         op("W", [], ["flag"]),  # 0
         op("W", [], ["flag"]),  # 1
         op("X", ["in"], ["out"], control=["flag", "never_written"]),  # 2
-        op("W", [], ["flag"]),  # 3: not ordered with 2 by the control input
+        op("W", [], ["flag"]),  # 3: rewrites flag, so it waits for op 2
+        op("W", [], ["other"]),  # 4: unrelated
     ]
     g = compute_interference_graph(ops)
     assert g.has_edge(1, 2)
-    assert not nx.has_path(g, 2, 3)
-    assert not nx.has_path(g, 0, 2) or nx.has_path(g, 0, 1)
+    # op 2 keeps waiting on op 1's flag: the next writer of flag follows it.
+    assert nx.has_path(g, 2, 3)
+    assert not nx.has_path(g, 2, 4)
+    assert not nx.has_path(g, 4, 2)
 
 
 def test_graph_is_built_from_any_iterable_and_empty_nets() -> None:

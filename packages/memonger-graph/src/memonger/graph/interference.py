@@ -11,7 +11,9 @@ orders are exactly the op orders that compute the same values:
   value that came from outside the net);
 - **write-after-write**: writes of one blob keep their order;
 - **control inputs**: Caffe2 ``control_input`` entries are blob names; the op
-  runs after the op that last wrote each of them before it.
+  runs after the op that last wrote each of them before it, and before any
+  later op that writes the blob again (so it keeps waiting on the same
+  producer).
 
 The graph is built in one pass over the blob accesses: per blob it keeps the
 last writer and the readers since that write, so the cost is proportional to
@@ -105,6 +107,11 @@ def compute_interference_graph(ops: Iterable[OpLike]) -> nx.DiGraph[int]:
             w = last_writer.get(blob)
             if w is not None and w != j and (w, j) not in edges:
                 edges[(w, j)] = set()
+            rs = readers.get(blob)
+            if not rs:
+                readers[blob] = [j]
+            elif rs[-1] != j:
+                rs.append(j)
         for blob in op.output:
             rs = readers.get(blob)
             if rs:

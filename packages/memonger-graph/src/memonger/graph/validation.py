@@ -73,6 +73,7 @@ def _dependency_reason(g: nx.DiGraph[Any], u: Hashable, v: Hashable) -> tuple[st
         return "", None
     out_u = list(getattr(op_u, "output", ()))
     in_u = list(getattr(op_u, "input", ()))
+    ctl_u = list(getattr(op_u, "control_input", None) or ())
     in_v = set(getattr(op_v, "input", ()))
     out_v = set(getattr(op_v, "output", ()))
     ctl_v = set(getattr(op_v, "control_input", None) or ())
@@ -81,6 +82,7 @@ def _dependency_reason(g: nx.DiGraph[Any], u: Hashable, v: Hashable) -> tuple[st
         ("write-after-read", in_u, out_v),
         ("write-after-write", out_u, out_v),
         ("control input", out_u, ctl_v),
+        ("write-after-control-input", ctl_u, out_v),
     ):
         for blob in mine:
             if blob in theirs:

@@ -494,7 +494,13 @@ def optimize_net(
     if mode == "dag":
         from memonger.netdef.dag import optimize_inference_for_dag
 
-        out = optimize_inference_for_dag(net, list(input_blobs), namescope)
+        # The inputs and the --static blobs are never shared (nor renamed).
+        out = optimize_inference_for_dag(
+            net,
+            list(input_blobs) + static_list,
+            namescope,
+            blob_shapes=dict(sizes) if sizes is not None else None,
+        )
     elif mode == "grad":
         from memonger.netdef.dag import share_grad_blobs
 

@@ -81,7 +81,7 @@ def release_blobs_when_used(
         if op.type == "Alias":
             aliased.update(op.input)
             aliased.update(op.output)
-        for name in access.input:
+        for name in access.input + access.control_input:
             seen.add(name)
             read.add(name)
             last_access[name] = pos
@@ -114,7 +114,7 @@ def release_blobs_when_used(
         if names is None:
             continue
         wanted = set(names)
-        for name in dict.fromkeys(access.input + access.output):
+        for name in dict.fromkeys(access.input + access.control_input + access.output):
             if name in wanted:
                 result.op.add(type="Free", input=[name], output=[name])
     return result

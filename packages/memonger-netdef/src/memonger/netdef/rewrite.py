@@ -73,13 +73,14 @@ class Optimization(NamedTuple):
 class OpAccess:
     """The blobs one op touches, nested nets included.
 
-    ``input`` holds the op's inputs, control inputs and the outer blobs its
-    nested nets reference; ``output`` its outputs and those same outer blobs
-    (an op owning a nested net counts as reading and writing them).
-    ``control_input`` stays empty since control inputs are folded into
-    ``input`` (a conservative read); ``type`` and ``name`` are the op's, for
-    error messages.  Instances are op-like for :mod:`memonger.graph` and
-    :mod:`memonger.alloc`.
+    ``input`` holds the op's inputs and the outer blobs its nested nets
+    reference; ``output`` its outputs and those same outer blobs (an op owning
+    a nested net counts as reading and writing them); ``control_input`` the
+    op's control inputs, which order it after their producers and keep their
+    buffers unshared up to the op without consuming the value (a blob whose
+    last access is a write still lives to the end).  ``type`` and ``name`` are
+    the op's, for error messages.  Instances are op-like for
+    :mod:`memonger.graph` and :mod:`memonger.alloc`.
     """
 
     input: list[str] = field(default_factory=list)
@@ -124,13 +125,14 @@ def net_accesses(net: caffe2_pb2.NetDef) -> list[OpAccess]:
     >>> op = net.op.add(type="RecurrentNetwork", input=["a"], output=["h"])
     >>> _ = op.arg.add(name="step_net").n.op.add(type="FC", input=["a_t", "W"], output=["h_t"])
     >>> [(acc.input, acc.output) for acc in net_accesses(net)]
-    [(['x', 'x'], ['a']), (['a', 'W'], ['h', 'W'])]
+    [(['x'], ['a']), (['a', 'W'], ['h', 'W'])]
+    >>> net_accesses(net)[0].control_input
+    ['x']
     """
     outer: set[str] | None = None
     accesses: list[OpAccess] = []
     for op in net.op:
         reads = list(op.input)
-        reads.extend(op.control_input)
         writes = list(op.output)
         if op.arg:
             if outer is None:
@@ -147,7 +149,7 @@ def net_accesses(net: caffe2_pb2.NetDef) -> list[OpAccess]:
                 ordered = sorted(refs)
                 reads.extend(ordered)
                 writes.extend(ordered)
-        accesses.append(OpAccess(reads, writes, type=op.type, name=op.name))
+        accesses.append(OpAccess(reads, writes, list(op.control_input), type=op.type, name=op.name))
     return accesses
 
 
