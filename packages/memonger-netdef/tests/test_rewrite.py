@@ -179,6 +179,21 @@ def test_mlp_with_sizes_and_static_blobs() -> None:
         assert all(r.size == sizes[b] for b, r in assignment)
 
 
+def plan_bytes(opt: Optimization) -> int:
+    return sum(max(r.size or 1 for _, r in buffer) for buffer in opt.assignments)
+
+
+def test_exact_solver_by_name_with_a_time_limit_never_loses_to_greedy() -> None:
+    net = mlp_with_gradients()
+    sizes = {b: 4 * (len(b) + 1) ** 2 for b in names_of(net)}
+    greedy = optimize_interference(net, [], blob_sizes=sizes)
+    exact = optimize_interference(net, [], blob_sizes=sizes, algo="dp", time_limit=0.5)
+    assert plan_bytes(exact) <= plan_bytes(greedy)
+    assert_equivalent(net, exact.net)
+    with pytest.raises(ValueError, match="nonsense"):
+        optimize_interference(net, [], algo="nonsense", time_limit=0.5)
+
+
 def test_blob_assignments_name_a_member_of_the_buffer() -> None:
     opt = optimize_interference(mlp_with_gradients(), [])
     for assignment in opt.assignments:

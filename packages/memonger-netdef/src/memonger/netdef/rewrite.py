@@ -21,6 +21,7 @@ import networkx as nx
 from memonger.alloc import (
     AssignmentAlgorithm,
     LiveRange,
+    allocate,
     compute_assignments,
     compute_blob_assignments,
     compute_ranges,
@@ -211,15 +212,19 @@ def plan_buffers(
     net: caffe2_pb2.NetDef,
     ranges: Mapping[str, LiveRange],
     static_blobs: Iterable[str],
-    algo: AssignmentAlgorithm = AssignmentAlgorithm.GREEDY,
+    algo: AssignmentAlgorithm | str | Callable[..., Any] = AssignmentAlgorithm.GREEDY,
     accesses: Sequence[OpAccess] | None = None,
+    *,
+    time_limit: float | None = None,
 ) -> tuple[list[Assignment], dict[str, str]]:
     """Assign the blobs of ``net`` to buffers, one device at a time.
 
     The assignment step of :func:`optimize_interference`: ``ranges`` are the
     live ranges in the chosen op order; external inputs and outputs,
     ``static_blobs`` and inputs of the net keep a buffer of their own, listed
-    after the shared ones as in Caffe2.
+    after the shared ones as in Caffe2.  ``time_limit`` bounds the exact
+    solver's search for each device's blobs (seconds; default: the solver's
+    own budget).
 
     Returns
     -------
@@ -247,7 +252,11 @@ def plan_buffers(
     assignments: list[Assignment] = []
     for group in groups.values():
         static_here = fixed & group.keys()
-        assignments.extend(compute_assignments(group, static_here, algo))
+        if time_limit is None:
+            assignments.extend(compute_assignments(group, static_here, algo))
+        else:
+            found = allocate(group, static_here, algo, time_limit=time_limit)
+            assignments.extend(found.assignments)
         # as in Caffe2, blobs that keep their own buffer come last, by last use
         kept = sorted((name for name in group if name in static_here), key=lambda n: group[n].used)
         assignments.extend([(name, group[name])] for name in kept)
@@ -273,9 +282,10 @@ def optimize_interference(
     static_blobs: Iterable[str],
     ordering_function: Callable[[nx.DiGraph[Any]], Iterable[int]] = topological_sort_traversal,
     blob_sizes: Mapping[str, int] | None = None,
-    algo: AssignmentAlgorithm = AssignmentAlgorithm.GREEDY,
+    algo: AssignmentAlgorithm | str | Callable[..., Any] = AssignmentAlgorithm.GREEDY,
     *,
     verify: bool = True,
+    time_limit: float | None = None,
 ) -> Optimization:
     """Reorder a net and let blobs with disjoint lifetimes share buffers.
 
@@ -302,11 +312,16 @@ def optimize_interference(
         :func:`memonger.graph.topological_sort_traversal_longest_path`.
     blob_sizes : mapping of str to int, optional
         Bytes of every blob; without it every blob counts as size 1.
-    algo : AssignmentAlgorithm, optional
-        The assignment algorithm (default ``GREEDY``).
+    algo : AssignmentAlgorithm, str or callable, optional
+        The assignment algorithm (default ``GREEDY``), as accepted by
+        :func:`memonger.alloc.compute_assignments`.
     verify : bool, optional
         Check the result by symbolic execution against ``net`` (default
         True) and raise :class:`VerificationError` if it differs.
+    time_limit : float, optional
+        Seconds the exact solver (``DYNAMIC_PROGRAMMING``) may search for
+        each device's blobs; by default its own budget.  When the budget runs
+        out the best plan found is used (never worse than greedy).
 
     Returns
     -------
@@ -343,7 +358,9 @@ def optimize_interference(
     ranges = compute_ranges(linear, blob_sizes)
     fixed = unshareable_blobs(original, ranges, static)
 
-    assignments, blob_assignments = plan_buffers(original, ranges, static, algo, accesses)
+    assignments, blob_assignments = plan_buffers(
+        original, ranges, static, algo, accesses, time_limit=time_limit
+    )
     leaked = fixed & blob_assignments.keys()
     if leaked:  # pragma: no cover - guards the allocator's contract
         raise VerificationError(
