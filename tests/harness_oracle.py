@@ -13,7 +13,9 @@ Conventions
   inserted.
 - A value is ``("in", blob)`` for a blob read before any op wrote it,
   ``(op name, output position, values read)`` for an op's output (interned
-  as numbers), and :data:`FREED` after ``Free``.
+  as numbers), and :data:`FREED` after ``Free``.  A control input reads
+  nothing; the op must run after the op that, in the original, last wrote
+  the blob before it.
 """
 
 from __future__ import annotations
@@ -160,6 +162,8 @@ class Run:
 
     reads: dict[str, tuple[int, ...]]
     state: dict[str, int]
+    after: dict[str, set[str]]  # op -> the ops its control inputs make it wait for
+    ran: list[str]  # op names in the order they ran
 
 
 def execute(
@@ -179,6 +183,9 @@ def execute(
     frees = set(inserted)
     state: dict[str, int] = {}
     reads: dict[str, tuple[int, ...]] = {}
+    after: dict[str, set[str]] = {}
+    writer: dict[str, str] = {}
+    ran: list[str] = []
     positions = range(len(net.op)) if order is None else order
     for k in positions:
         op = net.op[k]
@@ -192,9 +199,13 @@ def execute(
         key = op.name or f"#{k}"
         assert key not in reads, f"op name {key!r} runs twice"
         reads[key] = read
+        # a control input reads nothing: the op must run after the blob's latest writer
+        after[key] = {writer[b] for b in op.control_input if b in writer}
+        ran.append(key)
         for pos, blob in enumerate(op.output):
             state[blob] = intern.setdefault((key, pos, read), len(intern))
-    return Run(reads, state)
+            writer[blob] = key
+    return Run(reads, state, after, ran)
 
 
 def final_results(net: caffe2_pb2.NetDef, *, control_is_read: bool = False) -> set[str]:
@@ -210,6 +221,21 @@ def final_results(net: caffe2_pb2.NetDef, *, control_is_read: bool = False) -> s
         for blob in op.output:
             last_write[blob] = k
     return {b for b, w in last_write.items() if last_read.get(b, -1) < w}
+
+
+def control_writers(net: caffe2_pb2.NetDef) -> dict[str, tuple[str | None, ...]]:
+    """Op name -> for each control input, the op that last wrote it before, in program order.
+
+    As a DAG executor resolves control inputs: statically, on the net it runs.
+    """
+    writer: dict[str, str] = {}
+    found: dict[str, tuple[str | None, ...]] = {}
+    for k, op in enumerate(net.op):
+        key = op.name or f"#{k}"
+        found[key] = tuple(writer.get(b) for b in op.control_input)
+        for blob in op.output:
+            writer[blob] = key
+    return found
 
 
 def divergence(
@@ -262,6 +288,15 @@ def divergence(
     values: dict[tuple[Any, ...], int] = {}
     want = execute(original, values=values)
     got = execute(optimized, opt_order, inserted, values)
+    static_want, static_got = control_writers(original), control_writers(optimized)
+    for name, writers in static_want.items():
+        if static_got[name] != writers:
+            return f"{name}'s control inputs name other ops: {static_got[name]}, not {writers}"
+    ran_at = {name: pos for pos, name in enumerate(got.ran)}
+    for name, waits in want.after.items():
+        for first in sorted(waits):
+            if ran_at[first] > ran_at[name]:
+                return f"{name} runs before {first}, which its control input names"
     for name, values in want.reads.items():
         if got.reads.get(name) != values:
             op = original.op[names.index(name)]
