@@ -18,11 +18,13 @@ import pytest
 from harness_nets import Case, cases
 from harness_oracle import (
     as_text,
+    buffers,
     divergence,
     live_bound,
     naive_bytes,
     new_inplace_pairs,
     plan_bytes,
+    produced,
     renamed_fixed,
     renamed_sizes,
 )
@@ -43,6 +45,7 @@ from memonger.netdef import (
     verify_graph_equality,
     verify_inplace_blobs,
 )
+from memonger.stats import plan_nbytes
 
 Ordering = Callable[[Any], Iterable[int]]
 ORDERINGS = ("program", "longest-path", "memory")
@@ -113,11 +116,19 @@ def check_result(case: Case, opt: caffe2_pb2.NetDef, order_name: str) -> int:
 )
 def test_every_algorithm_and_ordering(case: Case, algo: AssignmentAlgorithm, order: str) -> None:
     result = run(case, algo, order)
-    check_result(case, result.net, order)
-    # the package's plan is the plan the net carries
-    renamed = {name: new for name, new in result.blob_assignments.items() if name != new}
-    for name in renamed:
-        assert name not in case.fixed
+    plan = check_result(case, result.net, order)
+    # the reported plan is the plan the net carries
+    held = buffers(case.net, result.net)
+    made = set(produced(case.net))
+    for buffer in result.assignments:
+        members = {name for name, _ in buffer} & made
+        if members:
+            homes = [new for new, olds in held.items() if olds & members]
+            assert len(homes) == 1, f"buffer {sorted(members)} is spread over {homes}"
+            assert held[homes[0]] == members
+    assert plan_nbytes(result.assignments, case.sizes, produced=made) == plan
+    for name, new in result.blob_assignments.items():
+        assert name == new or name not in case.fixed
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow])
