@@ -30,7 +30,8 @@ def changed(draw: st.DrawFn, net: caffe2_pb2.NetDef) -> caffe2_pb2.NetDef:
         op.input[i] = draw(st.sampled_from(names))
     elif kind == "output":
         j = draw(st.integers(0, len(op.output) - 1))
-        op.output[j] = draw(st.sampled_from(names))
+        # one op never writes a name twice (Caffe2 refuses such an op)
+        op.output[j] = draw(st.sampled_from([b for b in names if b not in op.output]))
     else:
         m = draw(st.integers(0, len(out.op) - 1))
         a, b = caffe2_pb2.OperatorDef(), caffe2_pb2.OperatorDef()
