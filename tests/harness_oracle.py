@@ -297,8 +297,8 @@ def divergence(
         for first in sorted(waits):
             if ran_at[first] > ran_at[name]:
                 return f"{name} runs before {first}, which its control input names"
-    for name, values in want.reads.items():
-        if got.reads.get(name) != values:
+    for name, seen in want.reads.items():
+        if got.reads.get(name) != seen:
             op = original.op[names.index(name)]
             return f"{name} ({op.type}) reads {list(optimized.op[index[name]].input)}: wrong values"
     checked = list(original.external_output)
