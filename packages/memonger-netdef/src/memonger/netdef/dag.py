@@ -36,12 +36,13 @@ import operator
 import re
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeAlias
+from typing import TypeAlias
 
 from memonger.alloc import MissingSizeError
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import UnsupportedNetError
 from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, net_blob_names
+from memonger.netdef.netlike import NetLike, netdef_of
 from memonger.netdef.rename import apply_assignments
 
 __all__ = [
@@ -57,12 +58,6 @@ __all__ = [
 BlobSize: TypeAlias = int | Sequence[int]
 
 
-class _HasProto(Protocol):
-    def Proto(self) -> caffe2_pb2.NetDef: ...
-
-
-NetLike: TypeAlias = caffe2_pb2.NetDef | _HasProto
-
 _AUTOSPLIT = re.compile(r"_grad_autosplit_\d+$")
 _CPU = (0, 0)
 
@@ -70,20 +65,6 @@ _CPU = (0, 0)
 # ---------------------------------------------------------------------------
 # Small helpers shared with :mod:`memonger.netdef.fast`
 # ---------------------------------------------------------------------------
-
-
-def _proto(net: NetLike) -> caffe2_pb2.NetDef:
-    """Return the NetDef behind ``net`` (a NetDef or an object with ``.Proto()``)."""
-    if isinstance(net, caffe2_pb2.NetDef):
-        return net
-    proto = getattr(net, "Proto", None)
-    if callable(proto):
-        result = proto()
-        if isinstance(result, caffe2_pb2.NetDef):
-            return result
-    raise TypeError(
-        f"expected a caffe2 NetDef or an object with .Proto(), got {type(net).__name__}"
-    )
 
 
 def _names(value: Iterable[str] | None, what: str) -> set[str]:
@@ -542,7 +523,7 @@ def compute_blob_recycling_for_dag(
     >>> [list(op.output) for op in out.op]
     [['__m0_shared'], ['b'], ['__m0_shared'], ['z']]
     """
-    proto = _proto(net)
+    proto = netdef_of(net)
     if callable(shareable_blob_names):
         predicate: Callable[[str], bool] = shareable_blob_names
     else:
@@ -623,7 +604,7 @@ def share_grad_blobs(
     >>> [op.output[0] for op in out.op][3:]
     ['s/__m0_shared', 's/b_grad', 's/__m0_shared', 'x_grad']
     """
-    proto = _proto(net)
+    proto = netdef_of(net)
     loss_names = _names(losses, "losses")
     grads = _names(param_grads, "param_grads")
     dont = _names(dont_share_blobs, "dont_share_blobs")
@@ -733,7 +714,7 @@ def optimize_inference_for_dag(
     ``c`` takes the buffer of ``a``; ``d`` cannot, as ``c`` and ``d`` may be
     computed at the same time.
     """
-    proto = _proto(net)
+    proto = netdef_of(net)
     inputs = _names(input_blobs, "input_blobs")
     external = set(proto.external_input) | set(proto.external_output) | inputs
     seen: set[str] = set()
@@ -838,8 +819,8 @@ def sharing_summary(
     >>> (s.blobs_before, s.blobs_after, s.bytes_before, s.bytes_after)
     (3, 2, 14, 12)
     """
-    a = _proto(original)
-    b = _proto(optimized)
+    a = netdef_of(original)
+    b = netdef_of(optimized)
     if len(a.op) != len(b.op):
         raise UnsupportedNetError(
             f"the nets have {len(a.op)} and {len(b.op)} ops; sharing_summary needs the same ops"

@@ -21,15 +21,14 @@ from collections.abc import Iterable, Mapping
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.dag import (
     BlobSize,
-    NetLike,
     _analyze,
     _names,
     _plan,
-    _proto,
     _rewrite,
     _shareable_blobs,
     _sizes,
 )
+from memonger.netdef.netlike import NetLike, netdef_of
 
 __all__ = ["optimize_inference_fast"]
 
@@ -80,7 +79,7 @@ def optimize_inference_fast(
     >>> [list(op.output) for op in optimize_inference_fast(net, []).op]
     [['__m0_shared'], ['b'], ['__m0_shared'], ['out']]
     """
-    proto = _proto(net)
+    proto = netdef_of(net)
     static = _names(static_blobs, "static_blobs")
     info = _analyze(proto, need_ancestors=False)
     blobs = _shareable_blobs(proto, info, lambda _: True, static)

@@ -37,6 +37,7 @@ from google.protobuf.descriptor import FieldDescriptor
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import NetFormatError
+from memonger.netdef.netlike import netdef_of
 
 __all__ = ["FORMATS", "TEXT_SUFFIXES", "detect_format", "load_net", "save_net"]
 
@@ -262,17 +263,6 @@ def load_net(
             raise first_error from None
 
 
-def _as_netdef(net: Any) -> caffe2_pb2.NetDef:
-    if isinstance(net, caffe2_pb2.NetDef):
-        return net
-    proto = getattr(net, "Proto", None)
-    if callable(proto):
-        result = proto()
-        if isinstance(result, caffe2_pb2.NetDef):
-            return result
-    raise TypeError(f"expected a caffe2_pb2.NetDef or an object with .Proto(), got {net!r}")
-
-
 def _serialize(net: caffe2_pb2.NetDef, format: str, where: str) -> bytes:
     if not net.IsInitialized():
         raise NetFormatError(
@@ -377,5 +367,5 @@ def save_net(net: Any, path: str | os.PathLike[str], format: str | None = None) 
     _check_format(format)
     target = Path(path)
     chosen = format or ("text" if target.suffix.lower() in TEXT_SUFFIXES else "binary")
-    data = _serialize(_as_netdef(net), chosen, str(target))
+    data = _serialize(netdef_of(net), chosen, str(target))
     _atomic_write(target, data)

@@ -21,31 +21,9 @@ from google.protobuf import text_format
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import NameCollisionError
 from memonger.netdef.nested import nested_nets, net_blob_names
+from memonger.netdef.netlike import as_netdef
 
-__all__ = ["apply_assignments", "apply_recurrent_blob_assignments"]
-
-
-def as_netdef(net: Any) -> caffe2_pb2.NetDef:
-    """Return a copy of ``net`` as a NetDef.
-
-    ``net`` is a :class:`caffe2_pb2.NetDef` or any object with a ``.Proto()``
-    method returning one (such as Caffe2's ``core.Net``).
-
-    Raises
-    ------
-    TypeError
-        ``net`` is neither.
-    """
-    proto = net
-    if not isinstance(proto, caffe2_pb2.NetDef) and callable(getattr(net, "Proto", None)):
-        proto = net.Proto()
-    if not isinstance(proto, caffe2_pb2.NetDef):
-        raise TypeError(
-            f"expected a caffe2 NetDef or an object with .Proto(), got {type(net).__name__}"
-        )
-    copy = caffe2_pb2.NetDef()
-    copy.CopyFrom(proto)
-    return copy
+__all__ = ["apply_assignments", "apply_recurrent_blob_assignments", "as_netdef"]
 
 
 def _rename_list(names: Any, mapping: Mapping[str, str]) -> None:

@@ -31,11 +31,12 @@ import random
 from collections import defaultdict
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import Any
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import VerificationError
 from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, outer_references
+from memonger.netdef.netlike import NetLike, netdef_of
 
 __all__ = [
     "EquivalenceResult",
@@ -47,22 +48,8 @@ __all__ = [
     "verify_inplace_blobs",
 ]
 
-#: A NetDef, or any object with a ``Proto()`` method returning one (a Caffe2 ``core.Net``).
-NetLike: TypeAlias = "caffe2_pb2.NetDef | Any"
-
 #: Op types a rewrite may insert that have no counterpart in the original net.
 _INSERTED_TYPES = ("Free", "Alias")
-
-
-def _as_netdef(net: NetLike) -> caffe2_pb2.NetDef:
-    if isinstance(net, caffe2_pb2.NetDef):
-        return net
-    proto = getattr(net, "Proto", None)
-    if callable(proto):
-        result = proto()
-        if isinstance(result, caffe2_pb2.NetDef):
-            return result
-    raise TypeError(f"expected a caffe2_pb2.NetDef or an object with .Proto(), got {net!r}")
 
 
 # ---------------------------------------------------------------------------
@@ -138,7 +125,7 @@ def inplace_difference(net_a: NetLike, net_b: NetLike) -> str | None:
     >>> print(inplace_difference(a, b))
     op #0 Relu: in-place (input, output) pairs [] in the first net, [(0, 0)] in the second
     """
-    a, b = _as_netdef(net_a), _as_netdef(net_b)
+    a, b = netdef_of(net_a), netdef_of(net_b)
     if len(a.op) != len(b.op):
         return f"the first net has {len(a.op)} ops, the second {len(b.op)}"
     for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
@@ -206,7 +193,7 @@ def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
     op #2 Sum: input 0 ('y' / 'y') is written by op #0 output 0 in the first net but by op #1 \
 output 0 in the second
     """
-    a, b = _as_netdef(net_a), _as_netdef(net_b)
+    a, b = netdef_of(net_a), netdef_of(net_b)
     for field in ("external_input", "external_output"):
         list_a, list_b = list(getattr(a, field)), list(getattr(b, field))
         if list_a != list_b:
@@ -886,7 +873,7 @@ def verify_execution_equivalence(
     op #2 Sum of the optimized net (op #2 in the original) reads 'a' (input 0): \
 expected the value of op #0 Relu output 0, found op #1 Sigmoid output 0
     """
-    original_net, optimized_net = _as_netdef(original), _as_netdef(optimized)
+    original_net, optimized_net = netdef_of(original), netdef_of(optimized)
     if random_orders < 0:
         raise ValueError(f"random_orders must be >= 0, got {random_orders}")
     count = len(optimized_net.op)
