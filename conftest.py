@@ -17,6 +17,7 @@ sets the number of examples of the ``fuzz`` profile.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 try:
     from hypothesis import HealthCheck, Phase, settings
@@ -45,3 +46,32 @@ else:
     )
     _default = "ci" if os.environ.get("CI") else "dev"
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", _default))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Under the ``fuzz`` profile, print how many Hypothesis cases ran in total.
+
+    The counts come from the statistics Hypothesis attaches to each test
+    report (``--hypothesis-show-statistics``, which ``nox -s fuzz`` passes).
+    """
+    import re
+
+    if os.environ.get("HYPOTHESIS_PROFILE") != "fuzz":
+        return
+    pattern = re.compile(r"(\d+) passing, (\d+) failing, and (\d+) invalid")
+    tests = passing = failing = invalid = 0
+    stats = terminalreporter.stats
+    for reports in stats.values():
+        for report in reports:
+            text = getattr(report, "__dict__", {}).get("_hypothesis_stats")
+            if not isinstance(text, str):
+                continue
+            tests += 1
+            for match in pattern.finditer(text):
+                passing += int(match.group(1))
+                failing += int(match.group(2))
+                invalid += int(match.group(3))
+    terminalreporter.write_line(
+        f"fuzz campaign: {tests} property tests ran {passing + failing} cases "
+        f"({passing} passing, {failing} failing) and rejected {invalid} invalid draws"
+    )
