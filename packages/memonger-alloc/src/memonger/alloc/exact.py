@@ -57,6 +57,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from memonger.alloc.bounds import _maxima
+from memonger.alloc.maxima import greedy_by_positional_maxima
 from memonger.alloc.ranges import Item, LiveRange, nbytes
 
 __all__ = [
@@ -78,6 +79,7 @@ class SearchStats:
     components: int = 0
     components_searched: int = 0
     budget_exhausted: bool = False
+    lower_bound: int | None = None
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -124,6 +126,17 @@ class _Budget:
         self.node_limit = node_limit
         self.nodes = 0
         self.out = False
+
+    def share(self, ways: int) -> _Budget:
+        """A budget of one ``ways``-th of what is left (time and nodes)."""
+        deadline = self.deadline
+        if deadline is not None:
+            now = time.perf_counter()
+            deadline = now + max(0.0, deadline - now) / ways
+        nodes = None
+        if self.node_limit is not None:
+            nodes = max(1, (self.node_limit - self.nodes) // ways)
+        return _Budget(deadline, nodes)
 
     def tick(self) -> bool:
         """Count a node; True when the budget is spent."""
@@ -631,42 +644,99 @@ def solve_exact(
         return incumbent, done, stats
 
     items = list(items)
-    best = min((h(items) for h in heuristics), key=plan_cost, default=[])
-    best_cost = plan_cost(best)
+    # Every heuristic runs (the result is never worse than any of them); the
+    # search gets what is left of the budget.
     blobs = [(r.defined, r.used, nbytes(r.size)) for _, r in items]
-    bound = sum(_maxima(blobs))
+    maxima = _maxima(blobs)
+    bound = sum(maxima)
+    plans = [
+        greedy_by_positional_maxima(items, capacities=maxima)
+        if h is greedy_by_positional_maxima
+        else h(items)
+        for h in heuristics
+    ]
+    best = min(plans, key=plan_cost, default=[[item] for item in items])
+    best_cost = plan_cost(best)
+    stats.lower_bound = bound
     if best_cost <= bound:
         stats.components = len(components(items))
         return best, True, stats
 
     groups = components(items)
     stats.components = len(groups)
-    parts: list[list[list[Item]]] = []
-    for group in groups:
-        sub = [items[i] for i in sorted(group)]
-        sub_bound = sum(_maxima([blobs[i] for i in group]))
-        plan = min((h(sub) for h in heuristics), key=plan_cost)
-        if plan_cost(plan) > sub_bound and not budget.out and len(sub) <= _SEARCH_MAX:
-            stats.components_searched += 1
-            choice, done = _portfolio(sub, plan_cost(plan), budget, stats)
+    if len(groups) == 1:
+        proven = False
+        if len(items) <= _SEARCH_MAX and not _spent(budget):
+            stats.components_searched = 1
+            choice, proven = _portfolio(items, best_cost, budget, stats)
             if choice is not None:
-                plan = _from_choice(sub, (), choice)
-            if len(groups) == 1 and done:
-                return (plan if plan_cost(plan) < best_cost else best), True, _finish(stats, budget)
-        parts.append(plan)
+                best = _from_choice(items, (), choice)
+        return best, proven, _finish(stats, budget)
+
+    # Each component starts from the best heuristic plan restricted to it.
+    where = {name: c for c, group in enumerate(groups) for name in (items[i][0] for i in group)}
+    parts: list[list[list[Item]]] = [[] for _ in groups]
+    part_cost = [-1] * len(groups)
+    for plan in plans:
+        split: list[list[list[Item]]] = [[] for _ in groups]
+        for a in plan:
+            by_group: dict[int, list[Item]] = {}
+            for item in a:
+                by_group.setdefault(where[item[0]], []).append(item)
+            for c, members in by_group.items():
+                split[c].append(members)
+        for c, sub_plan in enumerate(split):
+            cost = plan_cost(sub_plan)
+            if part_cost[c] < 0 or cost < part_cost[c]:
+                parts[c], part_cost[c] = sub_plan, cost
+    sub_items = [[items[i] for i in sorted(group)] for group in groups]
+    todo = [
+        c
+        for c, group in enumerate(groups)
+        if part_cost[c] > sum(_maxima([blobs[i] for i in group])) and len(group) <= _SEARCH_MAX
+    ]
+    # Untight components are searched in turns, each turn sharing out what is
+    # left of the budget, so that one hard component cannot starve the rest.
+    pending = todo
+    for _ in range(2):
+        unproven = []
+        for idx, c in enumerate(pending):
+            if _spent(budget):
+                unproven.extend(pending[idx:])
+                break
+            stats.components_searched += 1
+            share = budget.share(len(pending) - idx)
+            choice, done = _portfolio(sub_items[c], part_cost[c], share, stats)
+            budget.nodes += share.nodes
+            if choice is not None:
+                parts[c] = _from_choice(sub_items[c], (), choice)
+                part_cost[c] = plan_cost(parts[c])
+            if not done:
+                unproven.append(c)
+        pending = unproven
+        if not pending:
+            break
     merged = _merge_by_rank(parts)
     if plan_cost(merged) < best_cost:
         best, best_cost = merged, plan_cost(merged)
     if best_cost <= bound:
         return best, True, _finish(stats, budget)
     proven = False
-    if len(groups) > 1 and not budget.out and len(items) <= _SEARCH_MAX:
+    if len(items) <= _SEARCH_MAX and not _spent(budget):
         stats.components_searched += 1
         choice, done = _portfolio(items, best_cost, budget, stats)
         if choice is not None:
             best = _from_choice(items, (), choice)
         proven = done
     return best, proven, _finish(stats, budget)
+
+
+def _spent(budget: _Budget) -> bool:
+    if budget.node_limit is not None and budget.nodes >= budget.node_limit:
+        budget.out = True
+    if budget.deadline is not None and time.perf_counter() > budget.deadline:
+        budget.out = True
+    return budget.out
 
 
 def _finish(stats: SearchStats, budget: _Budget) -> SearchStats:
@@ -709,7 +779,6 @@ def compute_assignments_dp(
     """
     from memonger.alloc.bysize import greedy_by_size
     from memonger.alloc.greedy import greedy_items
-    from memonger.alloc.maxima import greedy_by_positional_maxima
 
     init = [list(a) for a in init_assignment or ()]
     taken = {name for a in init for name, _ in a}

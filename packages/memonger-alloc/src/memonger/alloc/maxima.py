@@ -13,6 +13,7 @@ growth the result meets the positional-maxima bound and is optimal.
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Sequence
 
 from memonger.alloc.bounds import positional_maxima
@@ -22,13 +23,17 @@ from memonger.alloc.ranges import Item, nbytes
 __all__ = ["greedy_by_positional_maxima"]
 
 
-def greedy_by_positional_maxima(ranges_sorted: Sequence[Item]) -> list[list[Item]]:
+def greedy_by_positional_maxima(
+    ranges_sorted: Sequence[Item], *, capacities: Sequence[int] | None = None
+) -> list[list[Item]]:
     """Assign blobs to buffers sized by the positional maxima.
 
     Parameters
     ----------
     ranges_sorted : sequence of (str, LiveRange)
         The blobs (any order; the visit order is by size).
+    capacities : sequence of int, optional
+        Their positional maxima, when already computed.
 
     Returns
     -------
@@ -43,7 +48,10 @@ def greedy_by_positional_maxima(ranges_sorted: Sequence[Item]) -> list[list[Item
     >>> get_memory_usage(greedy_by_positional_maxima(rs))
     29
     """
-    buffers = [Buffer(capacity) for capacity in positional_maxima(list(ranges_sorted))]
+    if capacities is None:
+        capacities = positional_maxima(list(ranges_sorted))
+    buffers = [Buffer(capacity) for capacity in capacities]
+    by_capacity = sorted((b.capacity, j) for j, b in enumerate(buffers))
     order = sorted(
         range(len(ranges_sorted)),
         key=lambda i: (-nbytes(ranges_sorted[i][1].size), ranges_sorted[i][1].defined, i),
@@ -52,19 +60,26 @@ def greedy_by_positional_maxima(ranges_sorted: Sequence[Item]) -> list[list[Item
         item = ranges_sorted[i]
         r = item[1]
         size = nbytes(r.size)
-        best: Buffer | None = None
-        grow: Buffer | None = None
-        for buf in buffers:
-            if not buf.fits(r.defined, r.used):
-                continue
-            if buf.capacity >= size:
-                if best is None or buf.capacity < best.capacity:
-                    best = buf
-            elif grow is None or buf.capacity > grow.capacity:
-                grow = buf
-        target = best or grow
-        if target is None:
-            target = Buffer()
-            buffers.append(target)
-        target.add(item)
+        first = bisect_left(by_capacity, (size, -1))
+        target = -1
+        for pos in range(first, len(by_capacity)):  # smallest capacity that holds it
+            j = by_capacity[pos][1]
+            if buffers[j].fits(r.defined, r.used):
+                target = j
+                break
+        if target < 0:  # else the largest free one below, earliest on ties
+            for pos in range(first - 1, -1, -1):
+                cap, j = by_capacity[pos]
+                if target >= 0 and cap != buffers[target].capacity:
+                    break
+                if buffers[j].fits(r.defined, r.used):
+                    target = j
+            if target >= 0:
+                by_capacity.remove((buffers[target].capacity, target))
+                insort(by_capacity, (size, target))
+        if target < 0:
+            target = len(buffers)
+            buffers.append(Buffer())
+            insort(by_capacity, (size, target))
+        buffers[target].add(item)
     return [b.members for b in buffers if b.members]

@@ -14,6 +14,7 @@ import enum
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from memonger.alloc.bounds import _maxima
 from memonger.alloc.bysize import greedy_by_size
@@ -95,27 +96,44 @@ class AllocationResult:
         by ``used``, buffers by their first member.
     nbytes : int
         Plan bytes: sum over buffers of the largest member (``None`` counts as 1).
-    lower_bound : int
-        The positional-maxima bound (never below peak live bytes).
-    proven_optimal : bool
-        True when ``nbytes`` is known to be the minimum (it meets the bound,
-        or the exact search completed).
     algorithm : AssignmentAlgorithm or str
         The algorithm run (a callable's ``__name__``).
     stats : mapping of str to int
         Search counters (``nodes``, ``memo_hits``, ``pruned``, ``components``,
         ``components_searched``, ``budget_exhausted``); zeros for heuristics.
     seconds : float
-        Wall time spent.
+        Wall time spent (not counting a lower bound computed on demand).
+    search_proven : bool
+        True when the exact search proved ``nbytes`` minimal.
+    lower_bound : int
+        The positional-maxima bound (never below peak live bytes).  The exact
+        solver computes it anyway; for other algorithms it is computed on
+        first access, so callers that only want the plan never pay for it.
+    proven_optimal : bool
+        True when ``nbytes`` is known to be the minimum (the exact search
+        completed, or the plan meets the bound).
     """
 
     assignments: list[list[Item]]
     nbytes: int
-    lower_bound: int
-    proven_optimal: bool
     algorithm: AssignmentAlgorithm | str
     stats: Mapping[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    search_proven: bool = False
+    _items: Sequence[Item] = field(default=(), repr=False, compare=False)
+    _bound: int | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def lower_bound(self) -> int:
+        """The positional-maxima bound of the shareable blobs."""
+        if self._bound is not None:
+            return self._bound
+        return sum(_maxima([(r.defined, r.used, nbytes(r.size)) for _, r in self._items]))
+
+    @property
+    def proven_optimal(self) -> bool:
+        """Whether ``nbytes`` is known to be the minimum."""
+        return self.search_proven or self.nbytes <= self.lower_bound
 
 
 def _resolve(algorithm: AssignmentAlgorithm | str | Strategy) -> AssignmentAlgorithm | Strategy:
@@ -221,19 +239,18 @@ def allocate(
     36
     """
     start = time.perf_counter()
-    plan, items, proven, stats, name = _plan(
+    plan, items, proven, stats, name, bound = _plan(
         ranges, static_blobs, algorithm, time_limit, node_limit
     )
-    bound = sum(_maxima([(r.defined, r.used, nbytes(r.size)) for _, r in items]))
-    cost = plan_cost(plan)
     return AllocationResult(
         assignments=plan,
-        nbytes=cost,
-        lower_bound=bound,
-        proven_optimal=proven or cost <= bound,
+        nbytes=plan_cost(plan),
         algorithm=name,
         stats=stats,
         seconds=time.perf_counter() - start,
+        search_proven=proven,
+        _items=items,
+        _bound=bound,
     )
 
 
@@ -243,8 +260,10 @@ def _plan(
     algorithm: AssignmentAlgorithm | str | Strategy,
     time_limit: float | None,
     node_limit: int | None,
-) -> tuple[list[list[Item]], list[Item], bool, dict[str, int], AssignmentAlgorithm | str]:
-    """The shared path: (plan, shareable items, proven, stats, algorithm name)."""
+) -> tuple[
+    list[list[Item]], list[Item], bool, dict[str, int], AssignmentAlgorithm | str, int | None
+]:
+    """The shared path: (plan, shareable items, proven, stats, algorithm name, bound if known)."""
     algo = _resolve(algorithm)
     static = _static_set(static_blobs)
     items = _normalized(ranges, static)
@@ -257,6 +276,7 @@ def _plan(
         "budget_exhausted": 0,
     }
     proven: bool | None = None
+    bound: int | None = None
     if algo is AssignmentAlgorithm.DYNAMIC_PROGRAMMING:
         plan, proven, search = solve_exact(
             items,
@@ -272,6 +292,7 @@ def _plan(
             components_searched=search.components_searched,
             budget_exhausted=int(search.budget_exhausted),
         )
+        bound = search.lower_bound
         name: AssignmentAlgorithm | str = algo
     elif isinstance(algo, AssignmentAlgorithm):
         plan = _HEURISTICS[algo](items)
@@ -282,7 +303,7 @@ def _plan(
         name = getattr(algo, "__name__", repr(algo))
     if algo is not AssignmentAlgorithm.GREEDY:
         plan = _canonical(plan, {name: i for i, (name, _) in enumerate(items)})
-    return plan, items, bool(proven), stats, name
+    return plan, items, bool(proven), stats, name, bound
 
 
 def compute_assignments(
