@@ -799,6 +799,8 @@ def final_results(net: caffe2_pb2.NetDef) -> set[str]:
 
 def check_devices(original: caffe2_pb2.NetDef, optimized: caffe2_pb2.NetDef) -> None:
     def key(op: caffe2_pb2.OperatorDef) -> tuple[int, int]:
+        if op.device_option.device_type == 0:  # every CPU is one device
+            return (0, 0)
         return (op.device_option.device_type, op.device_option.device_id)
 
     device: dict[str, tuple[int, int]] = {}

@@ -40,6 +40,7 @@ from typing import TypeAlias
 
 from memonger.alloc import MissingSizeError
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.devices import Device, blob_devices_of
 from memonger.netdef.errors import UnsupportedNetError
 from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, net_blob_names
 from memonger.netdef.netlike import NetLike, netdef_of
@@ -59,7 +60,6 @@ BlobSize: TypeAlias = int | Sequence[int]
 
 
 _AUTOSPLIT = re.compile(r"_grad_autosplit_\d+$")
-_CPU = (0, 0)
 
 
 # ---------------------------------------------------------------------------
@@ -126,10 +126,6 @@ def _written_names(net: caffe2_pb2.NetDef) -> set[str]:
     return names
 
 
-def _device_key(option: caffe2_pb2.DeviceOption) -> tuple[int, int]:
-    return (option.device_type, option.device_id)
-
-
 @dataclass
 class _Analysis:
     """Per-op accesses, ancestors and per-blob facts of one net."""
@@ -143,7 +139,7 @@ class _Analysis:
     read_before_write: set[str]
     final: set[str]
     control: set[str]
-    device: dict[str, tuple[int, int]]
+    device: dict[str, Device]
     names: set[str]
 
 
@@ -184,7 +180,6 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
         reads.append(op_reads)
         writes.append(op_writes)
 
-    net_device = _device_key(net.device_option) if net.HasField("device_option") else _CPU
     ancestors = [0] * n
     touches: dict[str, int] = {}
     first_write: dict[str, int] = {}
@@ -193,12 +188,9 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
     last_write: dict[str, int] = {}
     read_before_write: set[str] = set()
     control: set[str] = set()
-    device: dict[str, tuple[int, int]] = {}
-    first_reader_device: dict[str, tuple[int, int]] = {}
     last_writer: dict[str, int] = {}
     readers: dict[str, list[int]] = {}
     for i, op in enumerate(ops):
-        op_device = _device_key(op.device_option) if op.HasField("device_option") else net_device
         bit = 1 << i
         anc = 0
         for b in reads[i]:
@@ -211,13 +203,11 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
             touches[b] = touches.get(b, 0) | bit
             last_touch[b] = i
             last_read[b] = i
-            first_reader_device.setdefault(b, op_device)
         for b in op.control_input:
             control.add(b)
             w = last_writer.get(b)
             if w is not None and need_ancestors:
                 anc |= ancestors[w] | (1 << w)
-        out_device = (0, 0) if op.type == "CopyGPUToCPU" else op_device
         for b in writes[i]:
             if need_ancestors:
                 w = last_writer.get(b)
@@ -232,15 +222,12 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
                 last_write[b] = i
             if b not in first_write:
                 first_write[b] = i
-                device[b] = out_device
         ancestors[i] = anc
         for b in reads[i]:
             readers.setdefault(b, []).append(i)
         for b in writes[i]:
             readers[b] = []
             last_writer[b] = i
-    for b, dev in first_reader_device.items():
-        device.setdefault(b, dev)
     final = {b for b, w in last_write.items() if last_read.get(b, -1) <= w}
     return _Analysis(
         reads,
@@ -252,7 +239,7 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
         read_before_write,
         final,
         control,
-        device,
+        blob_devices_of(net, reads, writes),
         set(touches) | set(net.external_input) | set(net.external_output) | nested_names | control,
     )
 
@@ -274,7 +261,7 @@ class _Buffer:
     """A buffer being filled by a planner: its members in order of first write."""
 
     index: int
-    device: tuple[int, int]
+    device: Device
     size: int
     members: list[str]
     mask: int = 0
@@ -295,7 +282,7 @@ def _plan_online(
     for b in blobs:
         by_op.setdefault(info.first_write[b], []).append(b)
     # free buffers per device, sorted by (size, -reuses, index) or (-reuses, index)
-    pools: dict[tuple[int, int], list[tuple[int, int, int, _Buffer]]] = {}
+    pools: dict[Device, list[tuple[int, int, int, _Buffer]]] = {}
     release: list[tuple[int, int, _Buffer]] = []  # heap of (last touch, index, buffer)
     buffers: list[_Buffer] = []
 
@@ -367,7 +354,7 @@ def _plan_by_size(
     position = {b: k for k, b in enumerate(blobs)}
     order = sorted(blobs, key=lambda b: (-sizes.get(b, 1), position[b]))
     # per device, buffers as (first writes, last touches, members) in order
-    by_device: dict[tuple[int, int], list[tuple[list[int], list[int], list[str]]]] = {}
+    by_device: dict[Device, list[tuple[list[int], list[int], list[str]]]] = {}
     buffers: list[list[str]] = []
     bisect_right = bisect.bisect_right
     for b in order:

@@ -28,6 +28,7 @@ from memonger.alloc import (
 )
 from memonger.graph import compute_interference_graph, topological_sort_traversal
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.devices import CPU, Device, blob_devices_of
 from memonger.netdef.errors import VerificationError
 from memonger.netdef.nested import nested_nets, net_blob_names
 from memonger.netdef.rename import as_netdef, rename_in_place
@@ -42,10 +43,6 @@ __all__ = [
     "plan_buffers",
     "unshareable_blobs",
 ]
-
-#: A device key: ``(device_type, device_id)``; CPU is always ``(0, 0)``.
-Device = tuple[int, int]
-CPU: Device = (0, 0)
 
 Assignment = list[tuple[str, LiveRange]]
 
@@ -154,10 +151,6 @@ def net_accesses(net: caffe2_pb2.NetDef) -> list[OpAccess]:
     return accesses
 
 
-def _device_key(opt: caffe2_pb2.DeviceOption) -> Device:
-    return CPU if opt.device_type == 0 else (opt.device_type, opt.device_id)
-
-
 def blob_devices(
     net: caffe2_pb2.NetDef, accesses: Sequence[OpAccess] | None = None
 ) -> dict[str, Device]:
@@ -167,7 +160,10 @@ def blob_devices(
     output of ``CopyGPUToCPU`` is a CPU blob; a blob no op writes lives on
     the device of its first reader.  An op without a DeviceOption runs on the
     net's device, and a net without one on the CPU.  Devices are
-    ``(device_type, device_id)`` pairs; every CPU is ``(0, 0)``.
+    ``(device_type, device_id)`` pairs; every CPU is ``(0, 0)``.  The DAG
+    recyclers use the same rule (:func:`memonger.netdef.devices.blob_devices_of`);
+    here an op owning a nested net reads and writes the outer blobs the
+    nested net references (:func:`net_accesses`).
 
     Examples
     --------
@@ -180,19 +176,7 @@ def blob_devices(
     """
     if accesses is None:
         accesses = net_accesses(net)
-    default = _device_key(net.device_option) if net.HasField("device_option") else CPU
-    written: dict[str, Device] = {}
-    read: dict[str, Device] = {}
-    for op, access in zip(net.op, accesses, strict=True):
-        device = _device_key(op.device_option) if op.HasField("device_option") else default
-        out_device = CPU if op.type == "CopyGPUToCPU" else device
-        for name in access.output:
-            written.setdefault(name, out_device)
-        for name in access.input:
-            read.setdefault(name, device)
-    for name, device in read.items():
-        written.setdefault(name, device)
-    return written
+    return blob_devices_of(net, [a.input for a in accesses], [a.output for a in accesses])
 
 
 def unshareable_blobs(
