@@ -9,6 +9,7 @@ every rewrite provably safe (:func:`verify_execution_equivalence`).  The
 """
 
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.corpus import CorpusCase, load_case, load_manifest
 from memonger.netdef.dag import (
     SharingStats,
     compute_blob_recycling_for_dag,
@@ -17,6 +18,7 @@ from memonger.netdef.dag import (
     sharing_summary,
 )
 from memonger.netdef.errors import (
+    CorpusNotFoundError,
     NameCollisionError,
     NestedNetError,
     NetDefError,
@@ -44,6 +46,8 @@ from memonger.netdef.verify import (
 )
 
 __all__ = [
+    "CorpusCase",
+    "CorpusNotFoundError",
     "EquivalenceResult",
     "NameCollisionError",
     "NestedNetError",
@@ -65,6 +69,8 @@ __all__ = [
     "graph_difference",
     "infer_shapes",
     "inplace_difference",
+    "load_case",
+    "load_manifest",
     "load_net",
     "nested_nets",
     "optimize_inference_fast",

@@ -8,6 +8,7 @@ blob, op or file at fault.
 from __future__ import annotations
 
 __all__ = [
+    "CorpusNotFoundError",
     "NameCollisionError",
     "NestedNetError",
     "NetDefError",
@@ -44,3 +45,7 @@ class ShapeInferenceError(NetDefError, ValueError):
 
 class VerificationError(NetDefError, AssertionError):
     """A rewritten net fails a safety check (it is not equivalent to the original)."""
+
+
+class CorpusNotFoundError(NetDefError, FileNotFoundError):
+    """The corpus of real nets (``MEMONGER_CORPUS``) is not where it was looked for."""
