@@ -6,63 +6,41 @@ beside the repository); these tests skip when it is absent.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from memonger.netdef import caffe2_pb2
-from memonger.netdef.io import load_net
+from memonger.netdef.corpus import CorpusCase, load_case, load_manifest
+from memonger.netdef.errors import CorpusNotFoundError
+from memonger.netdef.nested import net_blob_names
 from memonger.netdef.release import release_blobs_when_used
 from memonger.netdef.rewrite import optimize_interference
 from memonger.netdef.verify import verify_execution_equivalence
-from memonger.stats import naive_nbytes, plan_nbytes, produced_blobs, read_blob_sizes
+from memonger.stats import naive_nbytes, plan_nbytes, produced_blobs
 
 pytestmark = pytest.mark.corpus
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[4] / "shared" / "corpus"
-
-
 def corpus_nets() -> list[Any]:
-    manifest = corpus_dir() / "MANIFEST.json"
-    if not manifest.is_file():
-        reason = f"corpus not found at {corpus_dir()} (set MEMONGER_CORPUS)"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-corpus")]
-    entries = json.loads(manifest.read_text())
-    return [pytest.param(e, id=e["name"]) for e in entries if e.get("net")]
+    try:
+        cases = load_manifest()
+    except CorpusNotFoundError as exc:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=str(exc)), id="no-corpus")]
+    return [pytest.param(c, id=c.name) for c in cases if c.net is not None]
 
 
-def blob_names(net: caffe2_pb2.NetDef) -> set[str]:
-    names = set(net.external_input) | set(net.external_output)
-    for op in net.op:
-        names.update(op.input)
-        names.update(op.output)
-    return names
-
-
-@pytest.mark.parametrize("entry", corpus_nets())
-def test_corpus_net_optimizes_to_an_equivalent_net(
-    entry: dict[str, Any], record_property: Any
-) -> None:
-    root = corpus_dir()
-    net = load_net(root / entry["net"])
-    sizes = read_blob_sizes(root / entry["shapes"]) if entry.get("shapes") else None
+@pytest.mark.parametrize("case", corpus_nets())
+def test_corpus_net_optimizes_to_an_equivalent_net(case: CorpusCase, record_property: Any) -> None:
+    net, sizes = load_case(case)
     before = net.SerializeToString()
-    opt = optimize_interference(net, static_blobs=entry.get("inputs") or [], blob_sizes=sizes)
+    opt = optimize_interference(net, static_blobs=list(case.inputs), blob_sizes=sizes)
     assert net.SerializeToString() == before
     result = verify_execution_equivalence(net, opt.net)
     assert result.ok, result.message
     assert list(opt.net.external_input) == list(net.external_input)
     assert list(opt.net.external_output) == list(net.external_output)
-    assert len(blob_names(opt.net)) < len(blob_names(net))
-    assert len(opt.assignments) <= len(blob_names(net))
+    assert len(net_blob_names(opt.net)) < len(net_blob_names(net))
+    assert len(opt.assignments) <= len(net_blob_names(net))
     if sizes is not None:
         produced = produced_blobs(net)
         naive = naive_nbytes(net, sizes)
@@ -70,12 +48,12 @@ def test_corpus_net_optimizes_to_an_equivalent_net(
         assert 0 < plan <= naive
         record_property("naive_bytes", naive)
         record_property("plan_bytes", plan)
-        print(f"{entry['name']}: naive {naive} B, plan {plan} B ({plan / naive:.1%})")
+        print(f"{case.name}: naive {naive} B, plan {plan} B ({plan / naive:.1%})")
 
 
-@pytest.mark.parametrize("entry", corpus_nets())
-def test_corpus_net_release_is_equivalent(entry: dict[str, Any]) -> None:
-    net = load_net(corpus_dir() / entry["net"])
+@pytest.mark.parametrize("case", corpus_nets())
+def test_corpus_net_release_is_equivalent(case: CorpusCase) -> None:
+    net, _ = load_case(case)
     released = release_blobs_when_used(net, set())
     assert len(released.op) > len(net.op)
     result = verify_execution_equivalence(net, released)

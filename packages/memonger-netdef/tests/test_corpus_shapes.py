@@ -11,37 +11,27 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-from google.protobuf import text_format
 
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.corpus import CorpusCase, load_case, load_manifest
+from memonger.netdef.errors import CorpusNotFoundError
 from memonger.netdef.shapes import infer_shapes
 
 ZOO_NETS = ("bvlc_alexnet", "vgg19", "inception_v1", "resnet50", "zfnet512")
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    if env:
-        return Path(env)
-    # <repo root>/../shared/corpus; this file is <repo root>/packages/memonger-netdef/tests/
-    return Path(__file__).resolve().parents[4] / "shared" / "corpus"
-
-
-def load_case(name: str) -> tuple[dict[str, Any], caffe2_pb2.NetDef, dict[str, Any]]:
-    root = corpus_dir()
-    manifest_path = root / "MANIFEST.json"
-    if not manifest_path.is_file():
-        pytest.skip(f"corpus not found at {root} (set MEMONGER_CORPUS)")
-    manifest = {c["name"]: c for c in json.loads(manifest_path.read_text())}
-    case = manifest[name]
-    net = caffe2_pb2.NetDef()
-    text_format.Parse((root / case["net"]).read_text(), net)
-    with gzip.open(root / case["shapes"], "rt") as fh:
+def zoo_case(name: str) -> tuple[CorpusCase, caffe2_pb2.NetDef, dict[str, Any]]:
+    """The case, its net and its shape file as written (shape and dtype per blob)."""
+    try:
+        case = next(c for c in load_manifest() if c.name == name)
+    except CorpusNotFoundError as exc:
+        pytest.skip(str(exc))
+    net, _ = load_case(case)
+    assert case.shapes is not None
+    with gzip.open(case.shapes, "rt") as fh:
         shapes = json.load(fh)
     return case, net, shapes
 
@@ -49,8 +39,8 @@ def load_case(name: str) -> tuple[dict[str, Any], caffe2_pb2.NetDef, dict[str, A
 @pytest.mark.corpus
 @pytest.mark.parametrize("name", ZOO_NETS)
 def test_zoo_net_shapes_match_shape_file(name: str) -> None:
-    case, net, ref = load_case(name)
-    (data,) = case["inputs"]
+    case, net, ref = zoo_case(name)
+    (data,) = case.inputs
     weights = {b: ref[b]["shape"] for b in net.external_input if b != data}
     types = {b: ref[b]["dtype"] for b in net.external_input}
     before = net.SerializeToString()
@@ -75,8 +65,8 @@ def test_zoo_dropout_masks_are_bool_like_their_input() -> None:
     # What the shape files say for inference-mode Dropout masks, checked explicitly.
     seen = 0
     for name in ZOO_NETS:
-        case, net, ref = load_case(name)
-        (data,) = case["inputs"]
+        case, net, ref = zoo_case(name)
+        (data,) = case.inputs
         weights = {b: ref[b]["shape"] for b in net.external_input if b != data}
         result = infer_shapes(net, {data: ref[data]["shape"]}, weights)
         for op in net.op:
