@@ -675,6 +675,169 @@ def _apply_move(order: list[int], pos: list[int], v: int, j: int) -> list[int]:
     return [*order[:j], v, *order[j:i], *order[i + 1 :]]
 
 
+class _Stretch:
+    """The live-bytes profile of an order, to score re-orderings of stretches of it."""
+
+    def __init__(self, model: _Model, order: list[int]) -> None:
+        self.model = model
+        at, before = _profile(model, order)
+        n = len(order)
+        self.at, self.before = at, before
+        self.top = max(at)
+        self.peaks = [q for q in range(n) if at[q] == self.top]
+        self.area = sum(at)
+        prefix = list(at)
+        for q in range(1, n):
+            if prefix[q - 1] > prefix[q]:
+                prefix[q] = prefix[q - 1]
+        suffix = list(at)
+        for q in range(n - 2, -1, -1):
+            if suffix[q + 1] > suffix[q]:
+                suffix[q] = suffix[q + 1]
+        self.prefix, self.suffix = prefix, suffix
+        pos = [0] * n
+        for q, k in enumerate(order):
+            pos[k] = q
+        self.pos = pos
+
+    def key(self) -> tuple[int, int, int]:
+        """``(peak, positions at the peak, live bytes summed over positions)``."""
+        return (self.top, len(self.peaks), self.area)
+
+    def score(self, lo: int, hi: int, seg: list[int]) -> tuple[int, int, int] | None:
+        """:meth:`key` of the order with ``order[lo..hi]`` replaced by ``seg``
+        (the same ops), or ``None`` if that raises the peak.  Costs
+        ``len(seg)`` plus the blobs ``seg`` frees."""
+        alloc, frees, sizes, readers = (
+            self.model.alloc,
+            self.model.frees,
+            self.model.sizes,
+            self.model.readers,
+        )
+        pos, top = self.pos, self.top
+        n = len(pos)
+        high = self.prefix[lo - 1] if lo > 0 else 0
+        if hi + 1 < n and self.suffix[hi + 1] > high:
+            high = self.suffix[hi + 1]
+        tops = sum(1 for p in self.peaks if p < lo or p > hi)
+        remaining: dict[int, int] = {}
+        live = self.before[lo]
+        area = 0
+        for k in seg:
+            live += alloc[k]
+            if live >= top:
+                if live > top:
+                    return None
+                tops += 1
+            area += live
+            if live > high:
+                high = live
+            for b in frees[k]:
+                left = remaining.get(b)
+                if left is None:  # its final readers not run before the stretch
+                    left = sum(1 for r in readers[b] if pos[r] >= lo)
+                left -= 1
+                remaining[b] = left
+                if left == 0:
+                    live -= sizes[b]
+        if high < top:
+            tops = 0
+        return (high, tops, self.area - sum(self.at[lo : hi + 1]) + area)
+
+
+def _split(ix: Indexed, order: list[int], i: int, j: int) -> list[int]:
+    """The stretch between positions ``i`` and ``j`` after moving ``order[i]``
+    to ``j`` with the ops tied to it (see :func:`_regroup`)."""
+    moved = {order[i]}
+    group = [order[i]]
+    rest = []
+    if j > i:  # sink: the op and its descendants in order[i..j] go after order[j]
+        preds = ix.preds
+        for q in range(i + 1, j + 1):
+            u = order[q]
+            if any(x in moved for x in preds[u]):
+                moved.add(u)
+                group.append(u)
+            else:
+                rest.append(u)
+        return rest + group
+    succs = ix.succs  # hoist: the op and its ancestors in order[j..i] go before order[j]
+    for q in range(i - 1, j - 1, -1):
+        u = order[q]
+        if any(x in moved for x in succs[u]):
+            moved.add(u)
+            group.append(u)
+        else:
+            rest.append(u)
+    group.reverse()
+    rest.reverse()
+    return group + rest
+
+
+def _regroup(
+    ix: Indexed,
+    model: _Model,
+    order: list[int],
+    budget: int,
+    deadline: float | None,
+) -> tuple[list[int], int]:
+    """Move an op across the peak together with the ops tied to it.
+
+    A *sink* moves the op at position ``i`` after position ``j > i`` together
+    with every op between them that depends on it (its descendants there),
+    keeping their relative order; a *hoist* moves the op at ``i`` before
+    position ``j < i`` with its ancestors between them.  Both keep the order
+    valid: an op that stays never depends on one that moved past it, and the
+    moved ops keep their order.  Such moves carry whole chains (a weight
+    gradient and the transposes feeding it, say) past a peak that single-op
+    moves cannot cross, because each op of the chain alone just trades one
+    live blob for another.
+
+    Sinks start at or before the last peak position and end there, at the
+    lowest point after it, or at the end of the order; hoists mirror them.  A
+    move is scored by re-running the live bytes over the stretch it changes
+    (the rest of the profile stays as it was), stopping as soon as the
+    stretch exceeds the peak.  The best move by ``(peak, positions at the
+    peak, live bytes summed over positions)`` is taken while one lowers the
+    peak or its number of positions.  Returns the order and the work spent.
+    """
+    n = len(order)
+    alloc, frees = model.alloc, model.frees
+    spent = 0
+    while spent < budget and n > 2:
+        if deadline is not None and time.perf_counter() > deadline:
+            break
+        prof = _Stretch(model, order)
+        spent += 4 * n
+        at = prof.at
+        p0, p1 = prof.peaks[0], prof.peaks[-1]
+        current = prof.key()
+        valley_after = min(range(p1, n), key=lambda q: (at[q], -q))
+        valley_before = min(range(p0 + 1), key=lambda q: (at[q], q))
+        best: tuple[tuple[int, int, int], int, int] | None = None
+        for i, targets in (
+            *((i, sorted({p1, valley_after, n - 1})) for i in range(p1 + 1) if alloc[order[i]]),
+            *((i, sorted({p0, valley_before, 0})) for i in range(p0, n) if frees[order[i]]),
+        ):
+            for j in targets:
+                if j == i:  # sinks end at or after p1 >= i, hoists at or before p0 <= i
+                    continue
+                lo, hi = (i, j) if j > i else (j, i)
+                seg = _split(ix, order, i, j)
+                spent += 2 * (hi - lo + 1)
+                key = prof.score(lo, hi, seg)
+                if key is not None and key[:2] < current[:2] and (best is None or key < best[0]):
+                    best = (key, i, j)
+            if spent >= budget:
+                break
+        if best is None:
+            break
+        _, i, j = best
+        lo, hi = (i, j) if j > i else (j, i)
+        order = [*order[:lo], *_split(ix, order, i, j), *order[hi + 1 :]]
+    return order, spent
+
+
 class MemoryOrder(NamedTuple):
     """The result of :func:`memory_order`.
 
@@ -812,6 +975,9 @@ def memory_order(
             shifted, used = _shift(ix, model, best, budget - search.spent, deadline)
             search.spent += used
             consider(shifted)
+            grouped, used = _regroup(ix, model, best, budget - search.spent, deadline)
+            search.spent += used
+            consider(grouped)
             if best_peak == start_peak or (deadline is not None and time.perf_counter() > deadline):
                 break
     ops = [op if op is not None else _NO_OP for op in model.ops]
