@@ -23,7 +23,6 @@ beside the repository).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import platform
@@ -45,17 +44,20 @@ from memonger.netdef import (
     share_grad_blobs,
     verify_execution_equivalence,
 )
+from memonger.netdef.corpus import (
+    CorpusCase,
+    blob_sizes_for,
+    load_manifest,
+    load_ranges,
+    parameter_gradients,
+    training_losses,
+)
+from memonger.netdef.errors import CorpusNotFoundError
 from memonger.stats import naive_nbytes, peak_live_nbytes, read_blob_sizes
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
 PHASES = ("load", "optimize", "verify")
 DAG_RANDOM_ORDERS = 4
-
-
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
 
 
 def machine() -> dict[str, Any]:
@@ -102,27 +104,6 @@ def plan_bytes(
     return sum(largest.values())
 
 
-def losses_of(net: caffe2_pb2.NetDef) -> list[str]:
-    """The blobs the gradient seeds are filled from."""
-    losses: list[str] = []
-    for op in net.op:
-        seed = op.type in ("ConstantFill", "ones_like") and (
-            op.is_gradient_op or any(b.endswith("_autogen_grad") for b in op.output)
-        )
-        if seed:
-            losses += [b for b in op.input if b not in losses]
-    return losses
-
-
-def param_grads_of(net: caffe2_pb2.NetDef) -> list[str]:
-    """``<param>_grad`` names in ``external_output`` (else of the external inputs)."""
-    declared = [b for b in net.external_output if b.endswith("_grad")]
-    if declared:
-        return declared
-    made = produced(net)
-    return [p + "_grad" for p in net.external_input if p + "_grad" in made]
-
-
 # ---------------------------------------------------------------------------
 # Modes
 # ---------------------------------------------------------------------------
@@ -146,7 +127,7 @@ Mode = Callable[[caffe2_pb2.NetDef, dict[str, Any], dict[str, int] | None], Outc
 
 
 def interference(algorithm: str, ordering: str, dp_seconds: float) -> Mode:
-    def run(net: caffe2_pb2.NetDef, entry: dict[str, Any], sizes: dict[str, int] | None) -> Outcome:
+    def run(net: caffe2_pb2.NetDef, case: CorpusCase, sizes: dict[str, int] | None) -> Outcome:
         exact: list[AllocationResult] = []
 
         def dp(items: Sequence[Any]) -> list[list[Any]]:
@@ -166,24 +147,26 @@ def interference(algorithm: str, ordering: str, dp_seconds: float) -> Mode:
 
         algo: Any = dp if algorithm == "dp" else AssignmentAlgorithm.GREEDY
         opt = optimize_interference(
-            net, entry.get("inputs") or [], order, blob_sizes=sizes, algo=algo, verify=False
+            net, list(case.inputs), order, blob_sizes=sizes, algo=algo, verify=False
         )
         return Outcome(opt.net, chosen, exact)
 
     return run
 
 
-def dag(net: caffe2_pb2.NetDef, entry: dict[str, Any], sizes: dict[str, int] | None) -> Outcome:
-    return Outcome(optimize_inference_for_dag(net, entry.get("inputs") or [], blob_shapes=sizes))
+def dag(net: caffe2_pb2.NetDef, case: CorpusCase, sizes: dict[str, int] | None) -> Outcome:
+    return Outcome(optimize_inference_for_dag(net, list(case.inputs), blob_shapes=sizes))
 
 
-def grad(net: caffe2_pb2.NetDef, entry: dict[str, Any], sizes: dict[str, int] | None) -> Outcome:
-    out = share_grad_blobs(net, losses_of(net), param_grads_of(net), "", blob_shapes=sizes)
+def grad(net: caffe2_pb2.NetDef, case: CorpusCase, sizes: dict[str, int] | None) -> Outcome:
+    out = share_grad_blobs(
+        net, training_losses(net), parameter_gradients(net), "", blob_shapes=sizes
+    )
     return Outcome(out)
 
 
-def fast(net: caffe2_pb2.NetDef, entry: dict[str, Any], sizes: dict[str, int] | None) -> Outcome:
-    return Outcome(optimize_inference_fast(net, entry.get("inputs") or [], blob_shapes=sizes))
+def fast(net: caffe2_pb2.NetDef, case: CorpusCase, sizes: dict[str, int] | None) -> Outcome:
+    return Outcome(optimize_inference_fast(net, list(case.inputs), blob_shapes=sizes))
 
 
 def modes(kind: str, dp_seconds: float) -> dict[str, tuple[Mode, bool]]:
@@ -206,11 +189,12 @@ def modes(kind: str, dp_seconds: float) -> dict[str, tuple[Mode, bool]]:
 # ---------------------------------------------------------------------------
 
 
-def bench_net(entry: dict[str, Any], root: Path, repeat: int, dp_seconds: float) -> list[Any]:
-    path = root / entry["net"]
-    known = read_blob_sizes(root / entry["shapes"]) if entry.get("shapes") else None
+def bench_net(case: CorpusCase, repeat: int, dp_seconds: float) -> list[Any]:
+    assert case.net is not None
+    path = case.net
+    known = read_blob_sizes(case.shapes) if case.shapes is not None else None
     rows = []
-    for mode, (function, is_dag) in modes(entry["kind"], dp_seconds).items():
+    for mode, (function, is_dag) in modes(case.kind, dp_seconds).items():
         times: dict[str, list[float]] = {p: [] for p in PHASES}
         outcome: Outcome | None = None
         net = caffe2_pb2.NetDef()
@@ -221,13 +205,9 @@ def bench_net(entry: dict[str, Any], root: Path, repeat: int, dp_seconds: float)
             net = load_net(path)
             times["load"].append(time.perf_counter() - start)
             if known is not None:
-                names = set(net.external_input) | set(net.external_output)
-                for op in net.op:
-                    names.update(op.input)
-                    names.update(op.output)
-                sizes = {b: known.get(b, 1) for b in names}
+                sizes = blob_sizes_for(net, known)
             start = time.perf_counter()
-            outcome = function(net, entry, sizes)
+            outcome = function(net, case, sizes)
             times["optimize"].append(time.perf_counter() - start)
             start = time.perf_counter()
             check = verify_execution_equivalence(
@@ -235,12 +215,12 @@ def bench_net(entry: dict[str, Any], root: Path, repeat: int, dp_seconds: float)
             )
             times["verify"].append(time.perf_counter() - start)
             if not check.ok:
-                raise SystemExit(f"{entry['name']} {mode}: not equivalent: {check.message}")
+                raise SystemExit(f"{case.name} {mode}: not equivalent: {check.message}")
         assert outcome is not None
         order = outcome.order or list(range(len(net.op)))
         row: dict[str, Any] = {
-            "net": entry["name"],
-            "kind": entry["kind"],
+            "net": case.name,
+            "kind": case.kind,
             "mode": mode,
             "ops": len(net.op),
             "blobs_before": len(produced(net)),
@@ -264,21 +244,13 @@ def bench_net(entry: dict[str, Any], root: Path, repeat: int, dp_seconds: float)
             if row["peak_live_bytes"]:
                 row["plan_over_peak"] = row["plan_bytes"] / row["peak_live_bytes"]
         rows.append(row)
-        print(f"  {entry['name']:32} {mode:28} {sum(row['seconds'].values()):.3f} s", flush=True)
+        print(f"  {case.name:32} {mode:28} {sum(row['seconds'].values()):.3f} s", flush=True)
     return rows
 
 
 # ---------------------------------------------------------------------------
 # MiniMalloc instances
 # ---------------------------------------------------------------------------
-
-
-def read_ranges(path: Path) -> dict[str, LiveRange]:
-    with path.open(newline="") as f:
-        return {
-            row["id"]: LiveRange(int(row["lower"]), int(row["upper"]) - 1, int(row["size"]))
-            for row in csv.DictReader(f)
-        }
 
 
 def peak(ranges: dict[str, LiveRange]) -> int:
@@ -294,8 +266,8 @@ def peak(ranges: dict[str, LiveRange]) -> int:
     return best
 
 
-def bench_ranges(entry: dict[str, Any], root: Path, repeat: int, dp_seconds: float) -> list[Any]:
-    ranges = read_ranges(root / entry["ranges"])
+def bench_ranges(case: CorpusCase, repeat: int, dp_seconds: float) -> list[Any]:
+    ranges = load_ranges(case)
     bound = peak(ranges)
     rows = []
     for name, algo, limit in (
@@ -314,17 +286,15 @@ def bench_ranges(entry: dict[str, Any], root: Path, repeat: int, dp_seconds: flo
         assert result is not None
         rows.append(
             {
-                "instance": entry["name"],
+                "instance": case.name,
                 "algorithm": name,
                 "blobs": len(ranges),
-                "capacity": entry.get("capacity"),
+                "capacity": case.capacity,
                 "peak_live_bytes": bound,
                 "lower_bound": result.lower_bound,
                 "bytes": result.nbytes,
                 "over_peak": result.nbytes / bound,
-                "over_capacity": result.nbytes / entry["capacity"]
-                if entry.get("capacity")
-                else None,
+                "over_capacity": result.nbytes / case.capacity if case.capacity else None,
                 "proven_optimal": result.proven_optimal,
                 "seconds": statistics.median(seconds),
                 "runs": runs,
@@ -427,22 +397,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("names", nargs="*", help="only cases whose name contains one of these")
     args = parser.parse_args(argv)
-    root = corpus_dir()
-    manifest = root / "MANIFEST.json"
-    if not manifest.is_file():
-        print(f"corpus not found at {root} (set MEMONGER_CORPUS); nothing to benchmark")
+    try:
+        cases = load_manifest()
+    except CorpusNotFoundError as exc:
+        print(f"{exc}; nothing to benchmark")
         return 0
-    entries = json.loads(manifest.read_text())
     if args.names:
-        entries = [e for e in entries if any(n in e["name"] for n in args.names)]
+        cases = [c for c in cases if any(n in c.name for n in args.names)]
     info = machine()
     rows: list[Any] = []
     ranges: list[Any] = []
-    for entry in entries:
-        if entry.get("net"):
-            rows += bench_net(entry, root, args.repeat, args.dp_seconds)
-        elif entry.get("ranges"):
-            ranges += bench_ranges(entry, root, args.repeat, args.dp_seconds)
+    for case in cases:
+        if case.net is not None:
+            rows += bench_net(case, args.repeat, args.dp_seconds)
+        elif case.ranges is not None:
+            ranges += bench_ranges(case, args.repeat, args.dp_seconds)
     text = markdown(info, rows, ranges, args)
     print()
     print(text)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -34,37 +33,22 @@ import networkx as nx
 
 from memonger.graph import compute_interference_graph
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.corpus import (
+    CorpusCase,
+    load_case,
+    load_manifest,
+    parameter_gradients,
+    training_losses,
+)
 from memonger.netdef.dag import optimize_inference_for_dag, share_grad_blobs, sharing_summary
+from memonger.netdef.errors import CorpusNotFoundError
 from memonger.netdef.fast import optimize_inference_fast
-from memonger.netdef.io import load_net
-from memonger.stats import naive_nbytes, peak_live_nbytes, read_blob_sizes
+from memonger.stats import naive_nbytes, peak_live_nbytes
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "dag.json"
 TARGET_MS_PER_1000_OPS = 50.0
 TARGET_PLAN_OVER_PEAK = 1.10
-
-
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
-
-
-def losses_of(net: caffe2_pb2.NetDef) -> list[str]:
-    """The blobs the gradient seeds are filled from."""
-    losses: list[str] = []
-    for op in net.op:
-        seed = op.type in ("ConstantFill", "ones_like") and (
-            op.is_gradient_op or any(b.endswith("_autogen_grad") for b in op.output)
-        )
-        if seed:
-            losses += [b for b in op.input if b not in losses]
-    return losses
-
-
-def param_grads_of(net: caffe2_pb2.NetDef) -> set[str]:
-    declared = {b for b in net.external_output if b.endswith("_grad")}
-    return declared or {p + "_grad" for p in net.external_input}
 
 
 def bounds(net: caffe2_pb2.NetDef, sizes: dict[str, int], keep: set[str]) -> tuple[int, int]:
@@ -154,12 +138,11 @@ def median_ms(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     return statistics.median(wall) * 1e3, statistics.median(cpu) * 1e3, result
 
 
-def bench_entry(entry: dict[str, Any], root: Path, repeat: int) -> list[dict[str, Any]]:
-    net = load_net(root / entry["net"])
-    sizes = read_blob_sizes(root / entry["shapes"]) if entry.get("shapes") else None
-    inputs = entry.get("inputs") or []
+def bench_entry(case: CorpusCase, repeat: int) -> list[dict[str, Any]]:
+    net, sizes = load_case(case)
+    inputs = list(case.inputs)
     runs: list[tuple[str, bool, Callable[[], caffe2_pb2.NetDef]]] = []
-    if entry["kind"] == "inference":
+    if case.kind == "inference":
         runs.append(
             (
                 "optimize_inference_for_dag",
@@ -175,8 +158,8 @@ def bench_entry(entry: dict[str, Any], root: Path, repeat: int) -> list[dict[str
             )
         )
     else:
-        losses = losses_of(net)
-        grads = param_grads_of(net)
+        losses = training_losses(net)
+        grads = parameter_gradients(net)
         runs.append(
             (
                 "share_grad_blobs",
@@ -198,7 +181,7 @@ def bench_entry(entry: dict[str, Any], root: Path, repeat: int) -> list[dict[str
     if sizes is not None:
         naive = naive_nbytes(net, sizes)
         peak = peak_live_nbytes(net, sizes)
-        if entry["kind"] == "inference":
+        if case.kind == "inference":
             linear_bound, dag_bound = bounds(net, sizes, set(inputs))
     rows = []
     for function, is_dag, fn in runs:
@@ -207,8 +190,8 @@ def bench_entry(entry: dict[str, Any], root: Path, repeat: int) -> list[dict[str
         plan = stats.bytes_after
         bound = dag_bound if is_dag else linear_bound
         row: dict[str, Any] = {
-            "net": entry["name"],
-            "kind": entry["kind"],
+            "net": case.name,
+            "kind": case.kind,
             "function": function,
             "ops": len(net.op),
             "blobs_before": stats.blobs_before,
@@ -240,17 +223,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=7, help="runs per net and function")
     parser.add_argument("names", nargs="*", help="corpus nets to run (default: all)")
     args = parser.parse_args(argv)
-    root = corpus_dir()
-    manifest = root / "MANIFEST.json"
-    if not manifest.is_file():
-        print(f"corpus not found at {root} (set MEMONGER_CORPUS)", file=sys.stderr)
+    try:
+        cases = [c for c in load_manifest() if c.net is not None]
+    except CorpusNotFoundError as exc:
+        print(exc, file=sys.stderr)
         return 1
-    entries = [e for e in json.loads(manifest.read_text()) if e.get("net")]
     if args.names:
-        entries = [e for e in entries if e["name"] in args.names]
+        cases = [c for c in cases if c.name in args.names]
     rows: list[dict[str, Any]] = []
-    for entry in entries:
-        rows.extend(bench_entry(entry, root, args.repeat))
+    for case in cases:
+        rows.extend(bench_entry(case, args.repeat))
 
     print(
         "| net | function | ops | blobs before | blobs after | naive MiB | plan MiB "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -29,7 +28,10 @@ from typing import Any
 from memonger.alloc import AssignmentAlgorithm, compute_ranges
 from memonger.graph import compute_interference_graph, topological_sort_traversal
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.corpus import CorpusCase, load_manifest
+from memonger.netdef.errors import CorpusNotFoundError
 from memonger.netdef.io import load_net
+from memonger.netdef.nested import net_blob_names
 from memonger.netdef.rename import rename_in_place
 from memonger.netdef.rewrite import net_accesses, optimize_interference, plan_buffers
 from memonger.netdef.verify import verify_execution_equivalence
@@ -47,11 +49,6 @@ PHASES = ("load", "graph", "order", "ranges", "assign", "rewrite", "check")
 TARGET_S = 1.0
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
-
-
 @contextmanager
 def timer(times: dict[str, list[float]], phase: str) -> Iterator[None]:
     start = time.perf_counter()
@@ -59,18 +56,11 @@ def timer(times: dict[str, list[float]], phase: str) -> Iterator[None]:
     times.setdefault(phase, []).append(time.perf_counter() - start)
 
 
-def blob_count(net: caffe2_pb2.NetDef) -> int:
-    names = set(net.external_input) | set(net.external_output)
-    for op in net.op:
-        names.update(op.input)
-        names.update(op.output)
-    return len(names)
-
-
-def bench_net(entry: dict[str, Any], root: Path, repeat: int) -> dict[str, Any]:
-    net_path = root / entry["net"]
-    sizes = read_blob_sizes(root / entry["shapes"]) if entry.get("shapes") else None
-    static = entry.get("inputs") or []
+def bench_net(case: CorpusCase, repeat: int) -> dict[str, Any]:
+    assert case.net is not None
+    net_path = case.net
+    sizes = read_blob_sizes(case.shapes) if case.shapes is not None else None
+    static = list(case.inputs)
     times: dict[str, list[float]] = {}
     for _ in range(repeat):
         with timer(times, "load"):
@@ -95,7 +85,7 @@ def bench_net(entry: dict[str, Any], root: Path, repeat: int) -> dict[str, Any]:
         with timer(times, "check"):
             check = verify_execution_equivalence(net, optimized)
         if not check.ok:
-            raise SystemExit(f"{entry['name']}: optimized net is not equivalent: {check.message}")
+            raise SystemExit(f"{case.name}: optimized net is not equivalent: {check.message}")
         cpu = time.process_time()
         with timer(times, "end_to_end"):
             optimize_interference(load_net(net_path), static, blob_sizes=sizes)
@@ -103,11 +93,11 @@ def bench_net(entry: dict[str, Any], root: Path, repeat: int) -> dict[str, Any]:
     median = {phase: statistics.median(values) for phase, values in times.items()}
 
     row: dict[str, Any] = {
-        "name": entry["name"],
-        "kind": entry.get("kind"),
+        "name": case.name,
+        "kind": case.kind,
         "ops": len(net.op),
-        "blobs_before": blob_count(net),
-        "blobs_after": blob_count(optimized),
+        "blobs_before": len(net_blob_names(net)),
+        "blobs_after": len(net_blob_names(optimized)),
         "buffers": len(assignments),
         "seconds": median,
         "naive_bytes": None,
@@ -174,15 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per net (median reported)")
     parser.add_argument("names", nargs="*", help="only nets whose name contains one of these")
     args = parser.parse_args(argv)
-    root = corpus_dir()
-    manifest = root / "MANIFEST.json"
-    if not manifest.is_file():
-        print(f"corpus not found at {root} (set MEMONGER_CORPUS); nothing to benchmark")
+    try:
+        cases = [c for c in load_manifest() if c.net is not None]
+    except CorpusNotFoundError as exc:
+        print(f"{exc}; nothing to benchmark")
         return 0
-    entries = [e for e in json.loads(manifest.read_text()) if e.get("net")]
     if args.names:
-        entries = [e for e in entries if any(n in e["name"] for n in args.names)]
-    rows = [bench_net(e, root, args.repeat) for e in entries]
+        cases = [c for c in cases if any(n in c.name for n in args.names)]
+    rows = [bench_net(c, args.repeat) for c in cases]
     print(table(rows))
     largest = max(rows, key=lambda r: r["ops"])
     total = largest["seconds"]["end_to_end"]

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import sys
@@ -25,7 +24,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from memonger.netdef import load_net, optimize_interference, release_blobs_when_used
+from memonger.netdef import optimize_interference, release_blobs_when_used
+from memonger.netdef.corpus import load_case, load_manifest
+from memonger.netdef.errors import CorpusNotFoundError
 from memonger.stats import (
     MemoryReport,
     build_net_report,
@@ -36,14 +37,8 @@ from memonger.stats import (
     render_png,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "stats.json"
 SYNTHETIC_OPS = 200_000
-
-
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
 
 
 def median_s(fn: Callable[[], Any], repeat: int) -> float:
@@ -136,35 +131,32 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("names", nargs="*")
     args = parser.parse_args(argv)
     rows = []
-    root = corpus_dir()
-    manifest = root / "MANIFEST.json"
-    if manifest.is_file():
-        for entry in json.loads(manifest.read_text()):
-            if not entry.get("net") or not entry.get("shapes"):
-                continue
-            if args.names and not any(n in entry["name"] for n in args.names):
-                continue
-            net = load_net(root / entry["net"])
-            shapes_path = root / entry["shapes"]
-            sizes = read_blob_sizes(shapes_path)
-            static = set(net.external_input) | set(net.external_output)
-            opt = optimize_interference(net, static, blob_sizes=sizes, verify=False)
-            rows.append(
-                bench_net(
-                    entry["name"],
-                    net,
-                    sizes,
-                    args.repeat,
-                    opt.net,
-                    dict(opt.blob_assignments),
-                    read=lambda p=shapes_path: read_blob_sizes(p),
-                )
+    try:
+        cases = load_manifest()
+    except CorpusNotFoundError as exc:
+        cases = []
+        print(f"{exc}; synthetic net only", file=sys.stderr)
+    for case in cases:
+        if case.net is None or case.shapes is None:
+            continue
+        if args.names and not any(n in case.name for n in args.names):
+            continue
+        net, sizes = load_case(case)
+        assert sizes is not None
+        static = set(net.external_input) | set(net.external_output)
+        opt = optimize_interference(net, static, blob_sizes=sizes, verify=False)
+        rows.append(
+            bench_net(
+                case.name,
+                net,
+                sizes,
+                args.repeat,
+                opt.net,
+                dict(opt.blob_assignments),
+                read=lambda p=case.shapes: read_blob_sizes(p),
             )
-            print(f"{entry['name']}: done", file=sys.stderr)
-    else:
-        print(
-            f"corpus not found at {root} (set MEMONGER_CORPUS); synthetic net only", file=sys.stderr
         )
+        print(f"{case.name}: done", file=sys.stderr)
     if not args.names or "synthetic" in args.names:
         net, sizes = synthetic(SYNTHETIC_OPS)
         rows.append(bench_net(f"synthetic-{SYNTHETIC_OPS}", net, sizes, args.repeat))

@@ -15,14 +15,10 @@ beside the repository); every test skips when it is absent.
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
-import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +35,6 @@ from harness_oracle import (
 from memonger.alloc import AssignmentAlgorithm, LiveRange, allocate, compute_assignments_dp
 from memonger.netdef import (
     caffe2_pb2,
-    load_net,
     optimize_inference_fast,
     optimize_inference_for_dag,
     optimize_interference,
@@ -47,7 +42,16 @@ from memonger.netdef import (
     share_grad_blobs,
     verify_execution_equivalence,
 )
-from memonger.stats import read_blob_sizes
+from memonger.netdef.corpus import (
+    CorpusCase,
+    blob_sizes_for,
+    load_case,
+    load_manifest,
+    load_ranges,
+    parameter_gradients,
+    training_losses,
+)
+from memonger.netdef.errors import CorpusNotFoundError
 
 pytestmark = pytest.mark.corpus
 
@@ -55,18 +59,12 @@ DP_SECONDS = 0.25
 RANDOM_ORDERS = 3
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "corpus"
-
-
 def entries(*kinds: str) -> list[Any]:
-    manifest = corpus_dir() / "MANIFEST.json"
-    if not manifest.is_file():
-        reason = f"corpus not found at {corpus_dir()} (set MEMONGER_CORPUS to its folder)"
-        return [pytest.param(None, marks=pytest.mark.skip(reason=reason), id="no-corpus")]
-    found = json.loads(manifest.read_text())
-    return [pytest.param(e, id=e["name"]) for e in found if e.get("kind") in kinds]
+    try:
+        cases = load_manifest()
+    except CorpusNotFoundError as exc:
+        return [pytest.param(None, marks=pytest.mark.skip(reason=str(exc)), id="no-corpus")]
+    return [pytest.param(c, id=c.name) for c in cases if c.kind in kinds]
 
 
 @dataclass
@@ -84,49 +82,16 @@ class CorpusNet:
 _CACHE: dict[str, CorpusNet] = {}
 
 
-def load(entry: dict[str, Any]) -> CorpusNet:
-    if entry["name"] in _CACHE:
-        return _CACHE[entry["name"]]
-    root = corpus_dir()
-    net = load_net(root / entry["net"])
+def load(case: CorpusCase) -> CorpusNet:
+    if case.name in _CACHE:
+        return _CACHE[case.name]
+    net, known = load_case(case)
     for k, op in enumerate(net.op):
         op.name = f"op{k}"
-    known = read_blob_sizes(root / entry["shapes"]) if entry.get("shapes") else {}
-    names = set(net.external_input) | set(net.external_output)
-    for op in net.op:
-        names.update(op.input)
-        names.update(op.output)
-    sizes = {b: known.get(b, 1) for b in names}
-    loaded = CorpusNet(
-        entry["name"], entry["kind"], net, sizes, bool(known), list(entry.get("inputs") or [])
-    )
-    _CACHE[entry["name"]] = loaded
+    sizes = blob_sizes_for(net, known)
+    loaded = CorpusNet(case.name, case.kind, net, sizes, bool(known), list(case.inputs))
+    _CACHE[case.name] = loaded
     return loaded
-
-
-def losses_of(net: caffe2_pb2.NetDef) -> list[str]:
-    """The blobs gradient seeds are filled from (as the netdef corpus tests choose them)."""
-    losses: list[str] = []
-    for op in net.op:
-        seed = op.type in ("ConstantFill", "ones_like") and (
-            op.is_gradient_op or any(b.endswith("_autogen_grad") for b in op.output)
-        )
-        if seed:
-            losses += [b for b in op.input if b not in losses]
-    return losses
-
-
-def param_grads_of(net: caffe2_pb2.NetDef) -> list[str]:
-    """``<param>_grad`` names in ``external_output``.
-
-    A net that declares none (the real SSD net) gets ``<p>_grad`` for each
-    external input ``p`` whose gradient some op writes.
-    """
-    declared = [b for b in net.external_output if b.endswith("_grad")]
-    if declared:
-        return declared
-    made = {b for op in net.op for b in op.output}
-    return [p + "_grad" for p in net.external_input if p + "_grad" in made]
 
 
 def verify(
@@ -167,9 +132,9 @@ ALGOS: dict[str, AssignmentAlgorithm | Callable[[Sequence[Any]], list[list[Any]]
 
 
 @pytest.mark.parametrize("algo", list(ALGOS))
-@pytest.mark.parametrize("entry", NETS)
-def test_interference(entry: dict[str, Any], algo: str) -> None:
-    c = load(entry)
+@pytest.mark.parametrize("case", NETS)
+def test_interference(case: CorpusCase, algo: str) -> None:
+    c = load(case)
     before = c.net.SerializeToString()
     sizes = c.sizes if c.has_sizes else None
     opt = optimize_interference(c.net, c.inputs, blob_sizes=sizes, algo=ALGOS[algo], verify=False)  # type: ignore[arg-type]
@@ -177,36 +142,36 @@ def test_interference(entry: dict[str, Any], algo: str) -> None:
     verify(c, opt.net, set(c.inputs), dag=False)
 
 
-@pytest.mark.parametrize("entry", NETS)
-def test_fast(entry: dict[str, Any]) -> None:
-    c = load(entry)
+@pytest.mark.parametrize("case", NETS)
+def test_fast(case: CorpusCase) -> None:
+    c = load(case)
     sizes = c.sizes if c.has_sizes else None
     opt = optimize_inference_fast(c.net, c.inputs, blob_shapes=sizes)
     verify(c, opt, set(c.inputs), dag=False)
 
 
-@pytest.mark.parametrize("entry", NETS)
-def test_release(entry: dict[str, Any]) -> None:
-    c = load(entry)
+@pytest.mark.parametrize("case", NETS)
+def test_release(case: CorpusCase) -> None:
+    c = load(case)
     freed = release_blobs_when_used(c.net, set(c.inputs))
     assert sum(op.type == "Free" for op in freed.op) > 0
     verify(c, freed, set(), dag=False, free=True)
 
 
-@pytest.mark.parametrize("entry", entries("inference"))
-def test_dag(entry: dict[str, Any]) -> None:
-    c = load(entry)
+@pytest.mark.parametrize("case", entries("inference"))
+def test_dag(case: CorpusCase) -> None:
+    c = load(case)
     sizes = c.sizes if c.has_sizes else None
     opt = optimize_inference_for_dag(c.net, c.inputs, blob_shapes=sizes)
     verify(c, opt, set(c.inputs), dag=True)
 
 
-@pytest.mark.parametrize("entry", entries("training"))
-def test_grad(entry: dict[str, Any]) -> None:
-    c = load(entry)
-    losses = losses_of(c.net)
+@pytest.mark.parametrize("case", entries("training"))
+def test_grad(case: CorpusCase) -> None:
+    c = load(case)
+    losses = training_losses(c.net)
     assert losses, f"{c.name}: no gradient seed found"
-    grads = param_grads_of(c.net)
+    grads = parameter_gradients(c.net)
     assert grads, f"{c.name}: no <param>_grad in external_output"
     sizes = c.sizes if c.has_sizes else None
     opt = share_grad_blobs(c.net, losses, grads, "", blob_shapes=sizes)
@@ -216,15 +181,6 @@ def test_grad(entry: dict[str, Any]) -> None:
 # ---------------------------------------------------------------------------
 # MiniMalloc instances as live ranges
 # ---------------------------------------------------------------------------
-
-
-def minimalloc_ranges(entry: dict[str, Any]) -> dict[str, LiveRange]:
-    """Half-open ``[lower, upper)`` lifespans as closed ``[lower, upper - 1]`` ranges."""
-    with (corpus_dir() / entry["ranges"]).open(newline="") as f:
-        return {
-            row["id"]: LiveRange(int(row["lower"]), int(row["upper"]) - 1, int(row["size"]))
-            for row in csv.DictReader(f)
-        }
 
 
 def peak(ranges: dict[str, LiveRange]) -> int:
@@ -253,11 +209,12 @@ def checked_bytes(ranges: dict[str, LiveRange], plan: Sequence[Sequence[tuple[st
     return total
 
 
-@pytest.mark.parametrize("entry", entries("allocation"))
-def test_minimalloc(entry: dict[str, Any]) -> None:
-    ranges = minimalloc_ranges(entry)
+@pytest.mark.parametrize("case", entries("allocation"))
+def test_minimalloc(case: CorpusCase) -> None:
+    ranges = load_ranges(case)
     bound = peak(ranges)
-    assert bound <= entry["capacity"]
+    assert case.capacity is not None
+    assert bound <= case.capacity
     greedy = allocate(ranges, algorithm="greedy")
     exact_result = allocate(ranges, algorithm="dp", time_limit=1.0)
     g = checked_bytes(ranges, greedy.assignments)
