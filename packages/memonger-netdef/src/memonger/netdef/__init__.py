@@ -33,7 +33,12 @@ from memonger.netdef.models import TrainingNet, resnet50_training, resnet_traini
 from memonger.netdef.nested import nested_nets, outer_references
 from memonger.netdef.release import release_blobs_when_used
 from memonger.netdef.rename import apply_assignments, apply_recurrent_blob_assignments
-from memonger.netdef.rewrite import Optimization, optimize_interference
+from memonger.netdef.rewrite import (
+    InterferencePlan,
+    Optimization,
+    optimize_interference,
+    plan_interference,
+)
 from memonger.netdef.shapes import ShapeInference, infer_shapes, weight_shapes_from_init_net
 from memonger.netdef.verify import (
     EquivalenceResult,
@@ -49,6 +54,7 @@ __all__ = [
     "CorpusCase",
     "CorpusNotFoundError",
     "EquivalenceResult",
+    "InterferencePlan",
     "NameCollisionError",
     "NestedNetError",
     "NetDefError",
@@ -77,6 +83,7 @@ __all__ = [
     "optimize_inference_for_dag",
     "optimize_interference",
     "outer_references",
+    "plan_interference",
     "release_blobs_when_used",
     "resnet50_training",
     "resnet_training",

@@ -282,6 +282,13 @@ class OptimizeResult:
         The checks that passed.
     verify_seconds : float
         Time spent verifying.
+    proven_optimal : bool or None
+        For the exact solver (``interference`` mode, ``--algorithm dp``):
+        whether its search proved the plan to need the fewest bytes for the
+        op order; None for the other modes and algorithms.
+    lower_bound : int or None
+        For the exact solver: no plan for the op order needs fewer bytes
+        (blobs without a size count as 1).
     """
 
     label: str
@@ -290,6 +297,8 @@ class OptimizeResult:
     seconds: float
     checks: list[str] = field(default_factory=list)
     verify_seconds: float = 0.0
+    proven_optimal: bool | None = None
+    lower_bound: int | None = None
 
 
 @dataclass(frozen=True)
@@ -459,37 +468,39 @@ def optimize_net(
     static_list = list(static)
     start = time.perf_counter()
     if mode == "interference":
-        from memonger.alloc import AssignmentAlgorithm, compute_assignments_dp
+        from memonger.alloc import AssignmentAlgorithm
         from memonger.graph import compute_interference_graph
-        from memonger.netdef.rewrite import net_accesses, optimize_interference
+        from memonger.netdef.rewrite import net_accesses, plan_interference
 
         if algorithm not in ALGORITHMS:
             raise CommandError(
                 f"unknown algorithm {algorithm!r} (choose from {', '.join(ALGORITHMS)})"
             )
-        algo: Any = AssignmentAlgorithm.GREEDY
-        if algorithm == "dp":
-            limit = time_limit if time_limit is not None else DEFAULT_DP_TIME_LIMIT
-
-            def algo(items: Sequence[Any]) -> list[list[Any]]:
-                return compute_assignments_dp(items, time_limit=limit)
+        exact = algorithm == "dp"
+        algo = AssignmentAlgorithm.DYNAMIC_PROGRAMMING if exact else AssignmentAlgorithm.GREEDY
+        limit = (time_limit if time_limit is not None else DEFAULT_DP_TIME_LIMIT) if exact else None
 
         graph = compute_interference_graph(net_accesses(net))
         order = list(_ordering_function(ordering, sizes, time_limit)(graph))
         label = f"{mode}/{algorithm}" + ("" if ordering == "program" else f"/{ordering}")
-        budget = (time_limit or DEFAULT_DP_TIME_LIMIT) if algorithm == "dp" else None
-        with _progress(f"{label} search", show_progress and algorithm == "dp", budget):
-            opt = optimize_interference(
+        with _progress(f"{label} search", show_progress and exact, limit):
+            plan = plan_interference(
                 net,
                 static_list,
                 ordering_function=lambda _g: order,
                 blob_sizes=dict(sizes) if sizes is not None else None,
                 algo=algo,
                 verify=False,
+                time_limit=limit,
             )
         identity = order == list(range(len(net.op)))
         return OptimizeResult(
-            label, opt.net, None if identity else order, time.perf_counter() - start
+            label,
+            plan.optimization.net,
+            None if identity else order,
+            time.perf_counter() - start,
+            proven_optimal=plan.proven_optimal if exact else None,
+            lower_bound=plan.lower_bound if exact else None,
         )
     if mode == "dag":
         from memonger.netdef.dag import optimize_inference_for_dag
@@ -745,6 +756,14 @@ def _print_summary(out: TextIO, path: str, result: OptimizeResult, m: Measure) -
             + (f", plan/peak {ratio:.3f}" if ratio is not None else "")
             + "\n"
         )
+    if result.proven_optimal is not None:
+        bound = f"lower bound {format_bytes(result.lower_bound)}"
+        verdict = (
+            "proven optimal for this op order"
+            if result.proven_optimal
+            else "best plan found in the time limit, not proven optimal"
+        )
+        out.write(f"  exact solver: {verdict} ({bound})\n")
     out.write(f"  verified: {', '.join(result.checks)} ({result.verify_seconds:.2f} s)\n")
 
 

@@ -64,8 +64,12 @@ def report_row(
 ) -> Any:
     """A :class:`memonger.stats.NetReport` row for one optimization of ``original``.
 
-    The lower bound is the peak of live bytes in the result's op order; the
-    plan is the sum over buffers of their largest blob.
+    The lower bound is the peak of live bytes in the result's op order, or
+    the exact solver's bound where that is higher; the plan is the sum over
+    buffers of their largest blob.  ``optimal`` is True when the plan meets
+    the peak of live bytes or the exact solver proved it optimal, False when
+    the exact solver ran out of time without a proof, and None otherwise (a
+    heuristic's plan above the peak may or may not be optimal).
     """
     from memonger.stats.report import build_net_report
 
@@ -80,11 +84,13 @@ def report_row(
         seconds={"optimize": result.seconds, "verify": result.verify_seconds},
         extra=dict(extra or {}),
     )
-    if row.plan_nbytes == row.peak_nbytes:
-        from dataclasses import replace
+    from dataclasses import replace
 
-        row = replace(row, optimal=True)
-    return row
+    bound = row.lower_bound
+    if result.lower_bound is not None and result.lower_bound > bound:
+        bound = result.lower_bound
+    optimal = True if row.plan_nbytes <= bound else result.proven_optimal
+    return replace(row, lower_bound_nbytes=bound, optimal=optimal)
 
 
 def _model(small: bool, batch_size: int | None) -> TrainingNet:

@@ -19,10 +19,10 @@ from typing import Any, NamedTuple
 import networkx as nx
 
 from memonger.alloc import (
+    AllocationResult,
     AssignmentAlgorithm,
     LiveRange,
     allocate,
-    compute_assignments,
     compute_blob_assignments,
     compute_ranges,
 )
@@ -34,6 +34,7 @@ from memonger.netdef.nested import nested_nets, net_blob_names
 from memonger.netdef.rename import as_netdef, rename_in_place
 
 __all__ = [
+    "InterferencePlan",
     "OpAccess",
     "Optimization",
     "blob_devices",
@@ -41,6 +42,7 @@ __all__ = [
     "net_accesses",
     "optimize_interference",
     "plan_buffers",
+    "plan_interference",
     "unshareable_blobs",
 ]
 
@@ -65,6 +67,58 @@ class Optimization(NamedTuple):
     net: caffe2_pb2.NetDef
     assignments: list[Assignment]
     blob_assignments: dict[str, str]
+
+
+@dataclass(frozen=True)
+class InterferencePlan:
+    """Result of :func:`plan_interference`: the optimization and how good its plan is.
+
+    Attributes
+    ----------
+    optimization : Optimization
+        ``(net, assignments, blob_assignments)``, as
+        :func:`optimize_interference` returns it.
+    allocations : dict of Device to memonger.alloc.AllocationResult
+        What the assignment algorithm found for each device's shareable
+        blobs (``(device_type, device_id)``, CPU ``(0, 0)``), in order of
+        first appearance.
+    order : list of int
+        The op order: ``order[k]`` is the index in the original net of the
+        optimized net's op ``k``.
+    plan_bytes : int
+        Bytes of the plan (design 7): the shared buffers' bytes plus every
+        produced blob that keeps a buffer of its own.  A blob without a size
+        counts as 1.
+    kept_bytes : int
+        The part of ``plan_bytes`` that no plan can avoid: produced blobs
+        (written by some op) that may not share -- external outputs, static
+        blobs, inputs of the net written in place.
+    """
+
+    optimization: Optimization
+    allocations: dict[Device, AllocationResult]
+    order: list[int]
+    plan_bytes: int
+    kept_bytes: int
+
+    @property
+    def lower_bound(self) -> int:
+        """No plan for this op order needs fewer bytes (each device's bound plus kept bytes)."""
+        return self.kept_bytes + sum(r.lower_bound for r in self.allocations.values())
+
+    @property
+    def proven_optimal(self) -> bool:
+        """Whether the plan is proven to need the fewest bytes for this op order.
+
+        True when, on every device, the exact search completed or the plan
+        meets the lower bound.
+        """
+        return all(r.proven_optimal for r in self.allocations.values())
+
+    @property
+    def search_proven(self) -> bool:
+        """Whether the exact solver's search completed on every device (false for heuristics)."""
+        return all(r.search_proven for r in self.allocations.values())
 
 
 @dataclass
@@ -192,6 +246,36 @@ def unshareable_blobs(
     return fixed
 
 
+def _allocate_by_device(
+    net: caffe2_pb2.NetDef,
+    ranges: Mapping[str, LiveRange],
+    static_blobs: Iterable[str],
+    algo: AssignmentAlgorithm | str | Callable[..., Any],
+    accesses: Sequence[OpAccess] | None,
+    time_limit: float | None,
+) -> tuple[list[Assignment], dict[Device, AllocationResult]]:
+    """Buffers of every device group, kept blobs last, and each group's allocation result."""
+    fixed = unshareable_blobs(net, ranges, static_blobs)
+    devices = blob_devices(net, accesses)
+    groups: dict[Device, dict[str, LiveRange]] = {}
+    for name, live in ranges.items():
+        groups.setdefault(devices.get(name, CPU), {})[name] = live
+    assignments: list[Assignment] = []
+    results: dict[Device, AllocationResult] = {}
+    for device, group in groups.items():
+        static_here = fixed & group.keys()
+        if time_limit is None:  # the solver's own budget
+            found = allocate(group, static_here, algo)
+        else:
+            found = allocate(group, static_here, algo, time_limit=time_limit)
+        results[device] = found
+        assignments.extend(found.assignments)
+        # as in Caffe2, blobs that keep their own buffer come last, by last use
+        kept = sorted((name for name in group if name in static_here), key=lambda n: group[n].used)
+        assignments.extend([(name, group[name])] for name in kept)
+    return assignments, results
+
+
 def plan_buffers(
     net: caffe2_pb2.NetDef,
     ranges: Mapping[str, LiveRange],
@@ -228,23 +312,13 @@ def plan_buffers(
     >>> renamed
     {'a': 'c', 'c': 'c'}
     """
-    fixed = unshareable_blobs(net, ranges, static_blobs)
-    devices = blob_devices(net, accesses)
-    groups: dict[Device, dict[str, LiveRange]] = {}
-    for name, live in ranges.items():
-        groups.setdefault(devices.get(name, CPU), {})[name] = live
-    assignments: list[Assignment] = []
-    for group in groups.values():
-        static_here = fixed & group.keys()
-        if time_limit is None:
-            assignments.extend(compute_assignments(group, static_here, algo))
-        else:
-            found = allocate(group, static_here, algo, time_limit=time_limit)
-            assignments.extend(found.assignments)
-        # as in Caffe2, blobs that keep their own buffer come last, by last use
-        kept = sorted((name for name in group if name in static_here), key=lambda n: group[n].used)
-        assignments.extend([(name, group[name])] for name in kept)
+    assignments, _ = _allocate_by_device(net, ranges, static_blobs, algo, accesses, time_limit)
     return assignments, compute_blob_assignments(assignments)
+
+
+def _nbytes(live: LiveRange) -> int:
+    """A blob's bytes in a plan: its size, 1 when unknown (as the allocators count it)."""
+    return 1 if live.size is None else int(live.size)
 
 
 def _check_order(order: Sequence[int], graph: nx.DiGraph[Any], n_ops: int) -> None:
@@ -261,7 +335,7 @@ def _check_order(order: Sequence[int], graph: nx.DiGraph[Any], n_ops: int) -> No
             )
 
 
-def optimize_interference(
+def plan_interference(
     net: Any,
     static_blobs: Iterable[str],
     ordering_function: Callable[[nx.DiGraph[Any]], Iterable[int]] = topological_sort_traversal,
@@ -270,8 +344,12 @@ def optimize_interference(
     *,
     verify: bool = True,
     time_limit: float | None = None,
-) -> Optimization:
-    """Reorder a net and let blobs with disjoint lifetimes share buffers.
+) -> InterferencePlan:
+    """Reorder a net, let blobs with disjoint lifetimes share buffers, and rate the plan.
+
+    :func:`optimize_interference` with what the assignment algorithm found:
+    the allocation result of each device, the plan's bytes, a lower bound
+    and whether the plan is proven optimal for the chosen op order.
 
     1. Build the dependency graph of the ops (read-after-write,
        write-after-read, write-after-write and control dependencies) and
@@ -309,6 +387,91 @@ def optimize_interference(
 
     Returns
     -------
+    InterferencePlan
+
+    Raises
+    ------
+    TypeError
+        ``net`` is not a NetDef, or ``static_blobs`` is a string.
+    VerificationError
+        The ordering is not valid, or the result is not equivalent.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_input=["x"], external_output=["y"])
+    >>> for i, o in [("x", "a"), ("a", "b"), ("b", "c"), ("c", "y")]:
+    ...     _ = net.op.add(type="Relu", input=[i], output=[o])
+    >>> sizes = {"x": 2, "a": 4, "b": 8, "c": 4, "y": 2}
+    >>> plan = plan_interference(net, [], blob_sizes=sizes)
+    >>> plan.optimization.blob_assignments
+    {'a': 'c', 'c': 'c'}
+    >>> plan.plan_bytes, plan.kept_bytes, plan.lower_bound, plan.proven_optimal
+    (14, 2, 14, True)
+    """
+    original = as_netdef(net)
+    static = names_set(static_blobs, "static_blobs")
+
+    accesses = net_accesses(original)
+    graph = compute_interference_graph(accesses)
+    order = list(ordering_function(graph))
+    _check_order(order, graph, len(accesses))
+
+    linear = [accesses[i] for i in order]
+    ranges = compute_ranges(linear, blob_sizes)
+    fixed = unshareable_blobs(original, ranges, static)
+
+    assignments, allocations = _allocate_by_device(
+        original, ranges, static, algo, accesses, time_limit
+    )
+    blob_assignments = compute_blob_assignments(assignments)
+    leaked = fixed & blob_assignments.keys()
+    if leaked:  # pragma: no cover - guards the allocator's contract
+        raise VerificationError(
+            f"unshareable blobs were assigned a shared buffer: {sorted(leaked)}"
+        )
+
+    reordered = caffe2_pb2.NetDef()
+    reordered.CopyFrom(original)
+    del reordered.op[:]
+    reordered.op.extend(original.op[i] for i in order)
+    rename_in_place(reordered, blob_assignments)
+    optimized = reordered
+
+    if verify:
+        from memonger.netdef.verify import verify_execution_equivalence
+
+        result = verify_execution_equivalence(original, optimized)
+        if not result.ok:
+            raise VerificationError(f"optimized net is not equivalent: {result.message}")
+    produced = {name for op in original.op for name in op.output}
+    kept_bytes = sum(_nbytes(ranges[name]) for name in fixed & produced if name in ranges)
+    shared_bytes = sum(r.nbytes for r in allocations.values())
+    return InterferencePlan(
+        Optimization(optimized, assignments, blob_assignments),
+        allocations,
+        order,
+        shared_bytes + kept_bytes,
+        kept_bytes,
+    )
+
+
+def optimize_interference(
+    net: Any,
+    static_blobs: Iterable[str],
+    ordering_function: Callable[[nx.DiGraph[Any]], Iterable[int]] = topological_sort_traversal,
+    blob_sizes: Mapping[str, int] | None = None,
+    algo: AssignmentAlgorithm | str | Callable[..., Any] = AssignmentAlgorithm.GREEDY,
+    *,
+    verify: bool = True,
+    time_limit: float | None = None,
+) -> Optimization:
+    """Reorder a net and let blobs with disjoint lifetimes share buffers.
+
+    Caffe2's entry point: :func:`plan_interference` (see it for the steps
+    and parameters) returning only ``(net, assignments, blob_assignments)``.
+
+    Returns
+    -------
     Optimization
         ``(net, assignments, blob_assignments)``.
 
@@ -330,38 +493,12 @@ def optimize_interference(
     >>> [list(op.output) for op in opt.net.op]
     [['c'], ['b'], ['c'], ['y']]
     """
-    original = as_netdef(net)
-    static = names_set(static_blobs, "static_blobs")
-
-    accesses = net_accesses(original)
-    graph = compute_interference_graph(accesses)
-    order = list(ordering_function(graph))
-    _check_order(order, graph, len(accesses))
-
-    linear = [accesses[i] for i in order]
-    ranges = compute_ranges(linear, blob_sizes)
-    fixed = unshareable_blobs(original, ranges, static)
-
-    assignments, blob_assignments = plan_buffers(
-        original, ranges, static, algo, accesses, time_limit=time_limit
-    )
-    leaked = fixed & blob_assignments.keys()
-    if leaked:  # pragma: no cover - guards the allocator's contract
-        raise VerificationError(
-            f"unshareable blobs were assigned a shared buffer: {sorted(leaked)}"
-        )
-
-    reordered = caffe2_pb2.NetDef()
-    reordered.CopyFrom(original)
-    del reordered.op[:]
-    reordered.op.extend(original.op[i] for i in order)
-    rename_in_place(reordered, blob_assignments)
-    optimized = reordered
-
-    if verify:
-        from memonger.netdef.verify import verify_execution_equivalence
-
-        result = verify_execution_equivalence(original, optimized)
-        if not result.ok:
-            raise VerificationError(f"optimized net is not equivalent: {result.message}")
-    return Optimization(optimized, assignments, blob_assignments)
+    return plan_interference(
+        net,
+        static_blobs,
+        ordering_function,
+        blob_sizes,
+        algo,
+        verify=verify,
+        time_limit=time_limit,
+    ).optimization
