@@ -50,6 +50,25 @@ def test_report_figures_are_consistent(demo_run: tuple[Path, str]) -> None:
     by_name = {row.name: row for row in report.nets}
     # The exact solver never does worse than greedy on the same order.
     assert by_name["interference dp"].plan_nbytes <= by_name["interference greedy"].plan_nbytes
+    # Optimality is claimed only with a proof: the plan meets its bound (the
+    # exact solver's, or the peak), or the exact search completed.
+    for row in report.nets:
+        assert row.peak_nbytes <= row.lower_bound <= row.plan_nbytes, row.name
+        if row.optimal:
+            assert row.name.startswith("interference dp") or row.plan_nbytes == row.lower_bound
+        if row.name.startswith("interference dp"):
+            assert row.optimal is not None, row.name
+        else:
+            assert row.optimal is (True if row.plan_nbytes == row.peak_nbytes else None), row.name
+
+
+def test_exact_solver_verdict_printed(demo_run: tuple[Path, str]) -> None:
+    out_dir, text = demo_run
+    report = MemoryReport.from_json((out_dir / "demo_report.json").read_text())
+    for row in report.nets:
+        if row.name.startswith("interference dp"):
+            verdict = "proven optimal" if row.optimal else "not proven optimal"
+            assert f"{row.name}: {verdict} for its op order by the exact solver" in text
 
 
 def test_written_nets_verify(
