@@ -101,18 +101,15 @@ def test_one_allocation_per_device() -> None:
 
 
 def to_netdef(rnet: RandomNet) -> caffe2_pb2.NetDef:
-    net = caffe2_pb2.NetDef(
-        external_input=rnet.external_input, external_output=rnet.external_output
-    )
-    for op in rnet.op:
-        net.op.add(
-            type=op.type,
-            name=op.name,
-            input=op.input,
-            output=op.output,
-            control_input=op.control_input,
+    ops = [
+        caffe2_pb2.OperatorDef(
+            type=o.type, name=o.name, input=o.input, output=o.output, control_input=o.control_input
         )
-    return net
+        for o in rnet.op
+    ]
+    return caffe2_pb2.NetDef(
+        op=ops, external_input=rnet.external_input, external_output=rnet.external_output
+    )
 
 
 @given(rnet=nets(), data=st.data())
@@ -144,13 +141,9 @@ def resnet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     tmp = tmp_path_factory.mktemp("plan")
     model = small_resnet_training()
     save_net(model.net, tmp / "train.pb")
-    inferred = infer_shapes(
-        model.net,
-        model.input_shapes,
-        weight_shapes=model.weight_shapes,
-        input_types=dict(model.input_dtypes),
-    )
-    sizes = {b: inferred.nbytes(b) for b in inferred.shapes}
+    types = dict(model.input_dtypes)
+    shapes = infer_shapes(model.net, model.input_shapes, model.weight_shapes, input_types=types)
+    sizes = shapes.blob_sizes()
     (tmp / "sizes.json").write_text(json.dumps(sizes))
     return {"dir": tmp, "train": tmp / "train.pb", "sizes": tmp / "sizes.json"}
 

@@ -221,10 +221,9 @@ def blob_devices(
 
     Examples
     --------
-    >>> net = caffe2_pb2.NetDef()
-    >>> gpu = caffe2_pb2.DeviceOption(device_type=1, device_id=0)
-    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"], device_option=gpu)
-    >>> _ = net.op.add(type="CopyGPUToCPU", input=["a"], output=["b"], device_option=gpu)
+    >>> net = caffe2_pb2.NetDef(device_option=caffe2_pb2.DeviceOption(device_type=1))
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = net.op.add(type="CopyGPUToCPU", input=["a"], output=["b"])
     >>> blob_devices(net)
     {'a': (1, 0), 'b': (0, 0), 'x': (1, 0)}
     """
@@ -477,20 +476,18 @@ def optimize_interference(
 
     Raises
     ------
-    TypeError
-        ``net`` is not a NetDef, or ``static_blobs`` is a string.
-    VerificationError
-        The ordering is not valid, or the result is not equivalent.
+    TypeError, VerificationError
+        As :func:`plan_interference`.
 
     Examples
     --------
     >>> net = caffe2_pb2.NetDef(external_input=["x"], external_output=["y"])
     >>> for i, o in [("x", "a"), ("a", "b"), ("b", "c"), ("c", "y")]:
     ...     _ = net.op.add(type="Relu", input=[i], output=[o])
-    >>> opt = optimize_interference(net, static_blobs=[])
-    >>> opt.blob_assignments
+    >>> optimized, assignments, blob_assignments = optimize_interference(net, static_blobs=[])
+    >>> blob_assignments
     {'a': 'c', 'c': 'c'}
-    >>> [list(op.output) for op in opt.net.op]
+    >>> [list(op.output) for op in optimized.op]
     [['c'], ['b'], ['c'], ['y']]
     """
     return plan_interference(
