@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,7 +21,15 @@ from memonger.graph import (
     order_peak_bytes,
 )
 from memonger.graph._indexed import index_graph
-from memonger.graph.memory import _improve, _Model, _Search, _shift
+from memonger.graph.memory import (
+    _cut_bound,
+    _improve,
+    _lower_bound,
+    _Model,
+    _regroup,
+    _Search,
+    _shift,
+)
 from memonger.graph.testing import RandomNet, nets
 
 
@@ -38,7 +47,8 @@ def test_every_budget_gives_a_valid_order_no_worse_than_program(
     check_order(g, result.order)
     assert result.peak == order_peak_bytes(net.op, result.order, net.blob_sizes)
     assert result.program_peak == order_peak_bytes(net.op, None, net.blob_sizes)
-    assert result.peak <= result.program_peak
+    assert result.lower_bound <= result.peak <= result.program_peak
+    assert result.optimal == (result.peak == result.lower_bound)
     if budget == 0:
         assert not result.optimal or len(net.op) <= 1
 
@@ -70,15 +80,82 @@ def test_stretch_reordering_keeps_orders_valid_and_never_worse(
     assert model.peak(order) <= model.peak(program)
 
 
+@settings(max_examples=40)
+@given(_wide_nets())
+def test_group_moves_keep_orders_valid_and_never_worse(net: RandomNet) -> None:
+    g = compute_interference_graph(net.op)
+    ix = index_graph(g)
+    model = _Model(ix, net.blob_sizes)
+    program = list(range(len(net.op)))
+    order, _ = _regroup(ix, model, program, 10**6, None)
+    check_order(g, order)
+    assert model.peak(order) == order_peak_bytes(net.op, order, net.blob_sizes)
+    assert model.peak(order) <= model.peak(program)
+
+
+def _least_peak(net: RandomNet, g: nx.DiGraph[int]) -> int:
+    """The least peak over every valid order (brute force)."""
+    return min(order_peak_bytes(net.op, o, net.blob_sizes) for o in nx.all_topological_sorts(g))
+
+
+def _live_at(net: RandomNet, order: list[int], p: int) -> int:
+    """Live bytes at position ``p`` of ``order``, by the definition (design 7)."""
+    first: dict[str, int] = {}
+    last: dict[str, int] = {}
+    written_last: dict[str, bool] = {}
+    for q, k in enumerate(order):
+        for blob in net.op[k].input:
+            first.setdefault(blob, -1)
+            last[blob], written_last[blob] = q, False
+        for blob in net.op[k].output:
+            first.setdefault(blob, q)
+            last[blob], written_last[blob] = q, True
+    produced = {blob for op in net.op for blob in op.output}
+    total = 0
+    for blob in produced:
+        end = len(order) - 1 if written_last[blob] else last[blob]
+        if max(first[blob], 0) <= p <= end:
+            total += (net.blob_sizes or {}).get(blob) or 1
+    return total
+
+
+@settings(max_examples=40)
+@given(nets(max_ops=7, sizes=True, max_size=50), st.data())
+def test_cut_bounds_never_exceed_any_orders_peak(net: RandomNet, data: st.DataObject) -> None:
+    g = compute_interference_graph(net.op)
+    ix = index_graph(g)
+    model = _Model(ix, net.blob_sizes)
+    least = _least_peak(net, g)
+    n = len(net.op)
+    if n == 0:
+        return
+    v = data.draw(st.integers(0, n - 1))
+    # the cut bound of v is the least live bytes while v runs, over valid orders
+    least_at_v = min(_live_at(net, o, o.index(v)) for o in nx.all_topological_sorts(g))
+    assert _cut_bound(ix, model, v) == least_at_v
+    assert _lower_bound(ix, model, list(range(n)), None) <= least
+
+
+@settings(max_examples=30)
+@given(nets(max_ops=7, sizes=True, max_size=50))
+def test_proven_optimal_orders_are_optimal(net: RandomNet) -> None:
+    g = compute_interference_graph(net.op)
+    result = memory_order(g, net.blob_sizes, budget=1)
+    least = _least_peak(net, g)
+    assert result.lower_bound <= least <= result.peak
+    if result.optimal:
+        assert result.peak == least
+
+
 def test_memory_order_reports_optimality() -> None:
     g = compute_interference_graph([])
-    assert memory_order(g) == MemoryOrder([], 0, 0, True)
+    assert memory_order(g) == MemoryOrder([], 0, 0, True, 0)
     from types import SimpleNamespace as Op
 
     ops = [Op(input=["x"], output=[f"b{i}"]) for i in range(3)]
     ops.append(Op(input=["b0", "b1", "b2"], output=["y"]))
     result = memory_order(compute_interference_graph(ops), {"b0": 5, "b1": 5, "b2": 5, "y": 1})
-    assert result == MemoryOrder([0, 1, 2, 3], 16, 16, True)
+    assert result == MemoryOrder([0, 1, 2, 3], 16, 16, True, 16)
 
 
 def _corpus() -> Path:

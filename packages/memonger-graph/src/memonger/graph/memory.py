@@ -72,6 +72,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import networkx as nx
+from networkx.algorithms.flow import boykov_kolmogorov as _FLOW
 
 from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
 from memonger.graph.errors import InvalidSizeError
@@ -92,6 +93,15 @@ _SPAN = 32
 
 _SPAN_WIDTH = 256
 """States kept per level when re-ordering a stretch."""
+
+_BOUND_OPS = 16
+"""Ops (those at the highest positions of the best order) whose cut bound is taken."""
+
+_BOUND_PAIRS = 4
+"""Ops paired with the op at the peak for a stronger bound."""
+
+_BOUND_USERS = 8
+"""Ops per blob considered as partners of the op at the peak."""
 
 
 def _size(blob_sizes: Mapping[str, int | None] | None, blob: str) -> int:
@@ -197,9 +207,14 @@ class _Model:
         first_writer: dict[str, int] = {}
         read_first: set[str] = set()
         finals: dict[str, list[int]] = {}
+        self.users: dict[str, list[int]] = {}  # blob -> the first ops touching it
         for k, op in enumerate(self.ops):
             if op is None:
                 continue
+            for blob in (*op.input, *op.output):
+                us = self.users.setdefault(blob, [])
+                if len(us) < _BOUND_USERS and (not us or us[-1] != k):
+                    us.append(k)
             for blob in op.input:
                 if blob not in first_writer:
                     read_first.add(blob)
@@ -211,12 +226,16 @@ class _Model:
                 finals[blob] = []
         self.init_bytes = 0
         self.alloc = [0] * n
+        self.kept = [0] * n  # bytes op k allocates that stay live to the end
+        self.kept_init = 0  # bytes live from the start to the end
         self.frees: list[list[int]] = [[] for _ in range(n)]  # blob ids finally read
         self.readers: list[list[int]] = []  # blob id -> its final readers
+        self.writer: list[int] = []  # blob id -> its first writer (-1: live from the start)
         self.sizes: list[int] = []
         for blob, k in first_writer.items():
             size = _size(blob_sizes, blob)
-            if blob in read_first:
+            start = -1 if blob in read_first else k
+            if start < 0:
                 self.init_bytes += size
             else:
                 self.alloc[k] += size
@@ -225,8 +244,13 @@ class _Model:
                 b = len(self.sizes)
                 self.sizes.append(size)
                 self.readers.append(rs)
+                self.writer.append(start)
                 for r in rs:
                     self.frees[r].append(b)
+            elif start < 0:
+                self.kept_init += size
+            else:
+                self.kept[k] += size
 
     def peak(self, order: Sequence[int]) -> int:
         """Peak live bytes of ``order`` under this model (linear time)."""
@@ -838,6 +862,151 @@ def _regroup(
     return order, spent
 
 
+def _closure(adjacent: list[list[int]], start: Iterable[int]) -> list[bool]:
+    """Marks of ``start`` and every node reachable from it along ``adjacent``."""
+    seen = [False] * len(adjacent)
+    stack = list(start)
+    for k in stack:
+        seen[k] = True
+    while stack:
+        k = stack.pop()
+        for w in adjacent[k]:
+            if not seen[w]:
+                seen[w] = True
+                stack.append(w)
+    return seen
+
+
+def _cut_bound(
+    ix: Indexed, model: _Model, v: int, first: Sequence[int] = (), then: Sequence[int] = ()
+) -> int:
+    """The least live bytes any valid order can hold while op ``v`` runs.
+
+    The ops run before ``v`` form a set ``S`` closed under predecessors that
+    holds ``v``'s ancestors and none of its descendants (nor ``v``); here
+    also the ops ``first`` (with their ancestors) and none of ``then`` (nor
+    their descendants).  A blob is live at ``v`` when its writer is in ``S``
+    (or is ``v``) and one of its final readers is not in ``S``.  The least
+    such total over all ``S`` is a minimum cut: ops on the source side are in
+    ``S``; an op's edge to each predecessor has infinite capacity (an op in
+    ``S`` keeps its predecessors there); a blob is a node ``y`` with an edge
+    of its size from its writer and infinite edges to its final readers, so
+    the cut pays the size exactly when the writer is in ``S`` and a reader
+    is not.  Ops forced into or out of ``S`` merge into the source or sink,
+    which leaves a small flow network around ``v``.
+    """
+    n = len(ix.nodes)
+    out = _closure(ix.succs, [v, *then])
+    inn = _closure(ix.preds, [*ix.preds[v], *first])
+    source, sink = -1, -2
+    net: nx.DiGraph[Any] = nx.DiGraph()
+    net.add_nodes_from((source, sink))
+
+    def node(k: int) -> Any:
+        if k < 0 or inn[k]:
+            return source
+        return sink if out[k] else k
+
+    fixed = model.alloc[v] + model.kept_init
+    to_sink = [0] * n
+    for k in range(n):
+        if inn[k]:
+            fixed += model.kept[k]
+        elif not out[k]:
+            to_sink[k] += model.kept[k]
+            net.add_edges_from((k, u) for u in ix.preds[k] if not inn[u])  # no capacity: infinite
+    for b, readers in enumerate(model.readers):
+        w = model.writer[b]
+        if w == v:
+            continue  # in alloc[v]
+        head = node(w)
+        if head == sink:
+            continue
+        tails = [node(r) for r in readers]
+        size = model.sizes[b]
+        if sink in tails:  # a reader runs after v: live iff written before v
+            if head == source:
+                fixed += size
+            else:
+                to_sink[head] += size
+            continue
+        tails = [r for r in tails if r != source]
+        if tails:
+            y = (b,)
+            net.add_edge(head, y, capacity=size)
+            net.add_edges_from((y, r) for r in tails)
+    net.add_edges_from((k, sink, {"capacity": c}) for k, c in enumerate(to_sink) if c)
+    return fixed + int(nx.maximum_flow_value(net, source, sink, flow_func=_FLOW))
+
+
+def _lower_bound(
+    ix: Indexed, model: _Model, order: list[int], deadline: float | None, quick: bool = False
+) -> int:
+    """A lower bound on the peak live bytes of every valid order.
+
+    The largest :func:`_cut_bound` of a few ops, found cheapest first.  Let
+    ``p`` be the op at the peak of ``order``: its own bound comes first.  If
+    it stays below ``order``'s peak, ``p`` is paired with ops ``u`` that
+    neither precede nor follow it -- first those sharing a blob with ``p``,
+    then the ops of highest bound among those at the highest positions of
+    ``order``: in any order one of the two runs first, so the peak is at
+    least the smaller over the two cases of the larger of the two ops'
+    bounds given that case.  Stops once the bound reaches ``order``'s peak;
+    ``quick`` stops after the pairs sharing a blob.
+    """
+    n = len(order)
+    if n == 0:
+        return model.kept_init
+    at, _ = _profile(model, order)
+    top = max(at)
+    peak_op = order[at.index(top)]
+    bound = _cut_bound(ix, model, peak_op)
+    before = _closure(ix.preds, [peak_op])
+    after = _closure(ix.succs, [peak_op])
+
+    def pair(u: int) -> int:
+        u_first = max(
+            _cut_bound(ix, model, peak_op, first=[u]), _cut_bound(ix, model, u, then=[peak_op])
+        )
+        if u_first <= bound:
+            return bound
+        peak_first = max(
+            _cut_bound(ix, model, u, first=[peak_op]), _cut_bound(ix, model, peak_op, then=[u])
+        )
+        return min(u_first, peak_first)
+
+    def timed_out() -> bool:
+        return deadline is not None and time.perf_counter() > deadline
+
+    op = model.ops[peak_op]
+    sharing: list[int] = []
+    for blob in (*op.input, *op.output) if op is not None else ():
+        sharing.extend(u for u in model.users.get(blob, ()) if not before[u] and not after[u])
+    for u in list(dict.fromkeys(sharing))[:_BOUND_PAIRS]:
+        if bound >= top or timed_out():
+            return bound
+        bound = max(bound, pair(u))
+    if quick:
+        return bound
+    ranked = sorted(range(n), key=lambda q: (-at[q], q))[:_BOUND_OPS]
+    single: dict[int, int] = {}
+    for q in ranked:
+        if bound >= top or timed_out():
+            return bound
+        k = order[q]
+        single[k] = _cut_bound(ix, model, k)
+        bound = max(bound, single[k])
+    others = sorted(
+        (k for k in single if not before[k] and not after[k] and k not in sharing),
+        key=lambda k: (-single[k], k),
+    )
+    for u in others[:_BOUND_PAIRS]:
+        if bound >= top or timed_out():
+            break
+        bound = max(bound, pair(u))
+    return bound
+
+
 class MemoryOrder(NamedTuple):
     """The result of :func:`memory_order`.
 
@@ -852,15 +1021,19 @@ class MemoryOrder(NamedTuple):
         :func:`~memonger.graph.topological_sort_traversal`); never below
         ``peak``.
     optimal : bool
-        True when the search proved that no valid order has a lower peak
-        (the dynamic program over the whole graph finished without dropping
-        a state).
+        True when no valid order has a lower peak: the dynamic program over
+        the whole graph finished without dropping a state, or ``peak``
+        reached ``lower_bound``.
+    lower_bound : int
+        No valid order has a peak below this (a minimum-cut bound, see the
+        module docstring); equal to ``peak`` when ``optimal``.
     """
 
     order: list[Any]
     peak: int
     program_peak: int
     optimal: bool
+    lower_bound: int
 
 
 @paused_gc()
@@ -920,7 +1093,7 @@ def memory_order(
     ... ]
     >>> sizes = {"a": 100, "b": 50, "c": 1, "d": 1, "y": 1}
     >>> memory_order(compute_interference_graph(ops), sizes)
-    MemoryOrder(order=[0, 3, 1, 2, 4], peak=101, program_peak=151, optimal=True)
+    MemoryOrder(order=[0, 3, 1, 2, 4], peak=101, program_peak=151, optimal=True, lower_bound=101)
     """
     if budget < 0:
         raise ValueError(f"budget must be >= 0, got {budget}")
@@ -968,7 +1141,10 @@ def memory_order(
             if exact:
                 break
             width *= 4
-        # 2. local search from the best order: stretches, then single-op moves
+        # a cut bound reached already proves the best order optimal
+        if not exact and best_peak <= _lower_bound(ix, model, best, deadline, quick=True):
+            exact = True
+        # 2. local search from the best order: stretches, single-op and group moves
         while not exact and search.spent < budget:
             start_peak = best_peak
             consider(_improve(search, best, _SPAN, _SPAN_WIDTH, budget - search.spent, deadline))
@@ -980,14 +1156,22 @@ def memory_order(
             consider(grouped)
             if best_peak == start_peak or (deadline is not None and time.perf_counter() > deadline):
                 break
+    bound = 0
+    if exact:
+        bound = best_peak
+    elif n <= _BEAM_MAX_OPS and budget > 0:
+        bound = _lower_bound(ix, model, best, deadline)
     ops = [op if op is not None else _NO_OP for op in model.ops]
     program_peak = order_peak_bytes(ops, base, blob_sizes)
     peak = program_peak
     if best is not base:
         peak = order_peak_bytes(ops, best, blob_sizes)
         if peak >= program_peak:  # the model disagrees with the graph: keep program order
-            best, peak, exact = base, program_peak, False
-    return MemoryOrder([ix.nodes[k] for k in best], peak, program_peak, exact)
+            best, peak = base, program_peak
+    if peak != best_peak:  # never expected: the model's bound does not apply
+        bound = 0
+    bound = min(bound, peak)
+    return MemoryOrder([ix.nodes[k] for k in best], peak, program_peak, peak == bound, bound)
 
 
 def topological_sort_min_memory(
