@@ -50,13 +50,40 @@ Method (:func:`memory_order`, :func:`topological_sort_min_memory`)
      a few step functions, so a move is scored in time proportional to the
      blobs the op frees, with range maxima from a sparse table.  Moves must
      lower the peak, or keep it and lower the live bytes summed over
-     positions while crossing a peak position.
+     positions while crossing a peak position;
+   - *group moves*: an op is moved past the peak together with the ops
+     between that depend on it (or, moved earlier, with the ops between
+     that it depends on).  A chain -- say ``mm -> t -> weight_grad``, whose
+     final blob must live to the end -- crosses the peak as a whole, where
+     each of its ops alone would only trade one live blob for another.
 
-5. Every candidate is scored under the model and the least peak wins, ties
+5. **A lower bound** that proves the result optimal where it is reached,
+   and stops the search early.  While an op ``v`` runs, the ops already run
+   form a set ``S`` closed under predecessors, holding ``v``'s ancestors and
+   none of its descendants; a blob is live if its writer is in ``S`` (or is
+   ``v``) and one of its final readers is not.  The least such total over
+   all ``S`` is a minimum cut (an op in ``S`` keeps its predecessors in:
+   infinite edges to them; a blob is a node fed by its writer with its
+   size, with infinite edges to its readers), so it is computed exactly by
+   a max-flow -- it is the least live bytes *any* valid order holds while
+   ``v`` runs.  The bound takes the op at the best order's peak; where that
+   falls short, the op is paired with ops that may run before or after it
+   (those sharing a blob with it first): in either case the peak is at
+   least the larger of the two ops' cuts given that case, so it is at
+   least the smaller of the two cases.  On training graphs this is where a
+   floating op (a transposed weight kept for the backward pass) meets the
+   end of the forward pass, and the pair bound settles it.
+
+6. Every candidate is scored under the model and the least peak wins, ties
    going to the earlier candidate; the winner is checked with
    :func:`order_peak_bytes` against program order, so the result is never
    worse than program order, and is program order when nothing better is
    found.
+
+On the corpus training graphs (ResNet-50, MobileNet-v2, BERT, VGG-16)
+the orders found reach this bound, so they are optimal: their peaks are set
+by what the backward pass must keep (saved activations, transposed weights,
+weight gradients that live to the end), not by the order.
 
 The result is deterministic: the budget counts work (state expansions and
 scored moves), not seconds (``time_limit`` adds an optional wall-clock cap,
