@@ -40,7 +40,7 @@ from memonger.netdef import (
     load_net,
     optimize_inference_fast,
     optimize_inference_for_dag,
-    optimize_interference,
+    plan_interference,
     share_grad_blobs,
     verify_execution_equivalence,
 )
@@ -123,33 +123,28 @@ class Outcome:
         self.exact = exact or []
 
 
-Mode = Callable[[caffe2_pb2.NetDef, dict[str, Any], dict[str, int] | None], Outcome]
+Mode = Callable[[caffe2_pb2.NetDef, CorpusCase, dict[str, int] | None], Outcome]
 
 
 def interference(algorithm: str, ordering: str, dp_seconds: float) -> Mode:
     def run(net: caffe2_pb2.NetDef, case: CorpusCase, sizes: dict[str, int] | None) -> Outcome:
-        exact: list[AllocationResult] = []
-
-        def dp(items: Sequence[Any]) -> list[list[Any]]:
-            result = allocate(items, algorithm="dp", time_limit=dp_seconds)
-            exact.append(result)
-            return result.assignments
-
-        chosen: list[int] = []
-
         def order(g: Any) -> list[int]:
             if ordering == "memory":
-                found = list(topological_sort_min_memory(g, sizes, time_limit=5.0))
-            else:
-                found = list(topological_sort_traversal(g))
-            chosen[:] = found
-            return found
+                return list(topological_sort_min_memory(g, sizes, time_limit=5.0))
+            return list(topological_sort_traversal(g))
 
-        algo: Any = dp if algorithm == "dp" else AssignmentAlgorithm.GREEDY
-        opt = optimize_interference(
-            net, list(case.inputs), order, blob_sizes=sizes, algo=algo, verify=False
+        exact = algorithm == "dp"
+        plan = plan_interference(
+            net,
+            list(case.inputs),
+            order,
+            blob_sizes=sizes,
+            algo=AssignmentAlgorithm.DYNAMIC_PROGRAMMING if exact else AssignmentAlgorithm.GREEDY,
+            verify=False,
+            time_limit=dp_seconds if exact else None,
         )
-        return Outcome(opt.net, chosen, exact)
+        found = list(plan.allocations.values()) if exact else None
+        return Outcome(plan.optimization.net, plan.order, found)
 
     return run
 
