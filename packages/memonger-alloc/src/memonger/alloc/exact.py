@@ -52,7 +52,7 @@ The method
 from __future__ import annotations
 
 import time
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -360,22 +360,24 @@ def _branch_and_bound(
     return result, completed
 
 
-def _sweep_search(
-    items: Sequence[Item],
-    incumbent_cost: int,
-    budget: _Budget,
-    stats: SearchStats,
-) -> tuple[list[int] | None, bool]:
-    """Search in time order for an assignment cheaper than the incumbent.
+@dataclass
+class _Sweep:
+    """A problem prepared for :func:`_sweep_search` (reused across runs)."""
 
-    Blobs are visited by ``defined`` (larger first on ties).  A buffer is
-    then described by its capacity (largest member so far) and whether it is
-    still busy, so the state is small and memoized.  The bound: every blob
-    live at a position at or after the current one needs its own buffer of at
-    least its size, so with current capacities ``c_1 >= c_2 >= ...`` (which
-    only grow) and the positional maxima ``P_j`` of those positions, the final
-    cost is at least ``sum(max(c_j, P_j))``.
-    """
+    n: int
+    order: list[int]
+    starts: list[int]
+    ends: list[int]
+    weights: list[int]
+    rest_max: list[int]
+    points: list[int]
+    live_neg: list[list[int]]
+    anchor: list[int]
+    suffix_pm: list[list[int]]
+    point_index: list[int]
+
+
+def _prepare(items: Sequence[Item]) -> _Sweep:
     n = len(items)
     order = sorted(
         range(n),
@@ -384,7 +386,9 @@ def _sweep_search(
     starts = [items[i][1].defined for i in order]
     ends = [items[i][1].used for i in order]
     weights = [nbytes(items[i][1].size) for i in order]
-
+    rest_max = [0] * (n + 1)  # largest size still to place, from visit k on
+    for k in range(n - 1, -1, -1):
+        rest_max[k] = max(weights[k], rest_max[k + 1])
     # Per distinct start position, the visits live there (a sweep), and the
     # positional maxima of everything live at or after it.
     points = sorted(set(starts))
@@ -406,57 +410,156 @@ def _sweep_search(
         acc = merged
         suffix_pm[pi] = acc
     point_index = [bisect_left(points, starts[k]) for k in range(n)]
+    # Sizes live at each position, negated and ascending (largest first),
+    # for the busy bound of small enough problems.
+    live_neg = (
+        [sorted(-weights[x] for x in live) for live in live_at] if n <= _STRONG_BOUND_MAX else []
+    )
+    # A position whose sizes are position-wise at most those of an earlier
+    # one (its anchor) adds nothing to the bound while the anchor counts
+    # too: the busy buffers live at it are live at the anchor as well.
+    anchor = [-1] * len(live_neg)
+    ref = 0
+    for pi in range(1, len(live_neg)):
+        here, there = live_neg[pi], live_neg[ref]
+        if len(here) <= len(there) and all(a >= b for a, b in zip(here, there, strict=False)):
+            anchor[pi] = ref
+        else:
+            ref = pi
+    return _Sweep(
+        n,
+        order,
+        starts,
+        ends,
+        weights,
+        rest_max,
+        points,
+        live_neg,
+        anchor,
+        suffix_pm,
+        point_index,
+    )
+
+
+def _paired(a: list[int], b: list[int]) -> int:
+    """``sum(max(a_j, b_j))`` of two descending lists, the shorter padded with 0."""
+    total = sum(map(max, a, b))
+    if len(a) > len(b):
+        return total + sum(a[len(b) :])
+    return total + sum(b[len(a) :])
+
+
+def _sweep_search(
+    prep: _Sweep,
+    incumbent_cost: int,
+    budget: _Budget,
+    stats: SearchStats,
+    target: int | None = None,
+) -> tuple[list[int] | None, bool, int]:
+    """Search in time order for an assignment cheaper than the incumbent.
+
+    Blobs are visited by ``defined`` (larger first on ties).  A buffer is
+    then described by its capacity (largest member so far) and the position
+    until which it is busy, so the state is small and memoized.  The bound:
+    every blob live at a position at or after the current one needs its own
+    buffer of at least its size, distinct from the buffers still busy there,
+    so with current capacities ``c_1 >= c_2 >= ...`` (which only grow) and
+    the position-wise maxima ``v_j`` of those sizes, the final cost is at
+    least ``sum(max(c_j, v_j))``.  A busy buffer holds exactly one blob live
+    at a later position (its last member), so the sizes there are those of
+    all blobs live there with the last members of the buffers that grew past
+    them lifted to the buffer's capacity: the precomputed positional maxima
+    of the suffix, corrected at the positions where such a buffer is busy.
+
+    With ``target`` given, only plans of at most ``target`` bytes are sought
+    (nodes whose bound exceeds it are cut) and the search stops at the first.
+
+    Returns (choice per item or None when nothing cheaper was found, whether
+    the search completed, and the least bound among the cut nodes: when the
+    search completed without a plan, no plan costs less than that).
+    """
+    n = prep.n
+    starts, ends, weights, rest_max = prep.starts, prep.ends, prep.weights, prep.rest_max
+    points, live_neg, anchor, suffix_pm, point_index = (
+        prep.points,
+        prep.live_neg,
+        prep.anchor,
+        prep.suffix_pm,
+        prep.point_index,
+    )
     pm_at = [suffix_pm[point_index[k]] for k in range(n)]
     strong = n <= _STRONG_BOUND_MAX
 
     def busy_bound(k: int, srt: list[int]) -> int:
-        """Unassigned blobs live at a later position need buffers other
-        than those still busy there, at least as large as the blob."""
-        acc2: list[int] = []
-        for pi in range(point_index[k], len(points)):
-            p = points[pi]
-            vals = [weights[q] for q in live_at[pi] if q >= k]
-            vals.extend(c for c, e in zip(caps, busy, strict=True) if e >= p)
-            vals.sort(reverse=True)
-            for j, v in enumerate(vals):
-                if j == len(acc2):
-                    acc2.append(v)
-                elif v > acc2[j]:
-                    acc2[j] = v
-        total = 0
-        for j in range(max(len(srt), len(acc2))):
-            c = srt[j] if j < len(srt) else 0
-            m = acc2[j] if j < len(acc2) else 0
-            total += c if c > m else m
-        return total
+        """The bound with busy buffers' capacities (see above)."""
+        d = starts[k]
+        pi0 = point_index[k]
+        lifted = sorted(
+            ((e, -w, -c) for c, e, w in zip(caps, busy, last, strict=True) if e >= d and c > w),
+            reverse=True,
+        )
+        acc2 = suffix_pm[pi0]
+        if lifted:
+            neg = [-v for v in acc2]
+            alive = len(lifted)  # lifted[:alive] are busy at the position
+            for pi in range(pi0, bisect_right(points, lifted[0][0])):
+                if pi != pi0 and anchor[pi] >= pi0:
+                    continue
+                p = points[pi]
+                while lifted[alive - 1][0] < p:
+                    alive -= 1
+                lst = list(live_neg[pi])
+                for _, nw, nc in lifted[:alive]:
+                    lst.remove(nw)
+                    insort(lst, nc)
+                merged = list(map(min, neg, lst))
+                merged.extend(neg[len(lst) :])
+                neg = merged
+            acc2 = [-v for v in neg]
+        return _paired(srt, acc2)
 
     caps: list[int] = []
     busy: list[int] = []  # used of the last member
+    last: list[int] = []  # size of the last member
     choice = [0] * n
     best = incumbent_cost
+    goal = best - 1 if target is None else min(target, best - 1)
+    cut = best  # least bound among the nodes cut
     best_choice: list[int] | None = None
-    seen: set[tuple[int, tuple[tuple[int, int], ...]]] = set()
+    memo: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
     cost = 0
 
     def expand(k: int) -> list[int]:
-        d = starts[k]
+        nonlocal cut
         pm = pm_at[k]
         srt = sorted(caps, reverse=True)
-        bound = 0
-        for j in range(max(len(srt), len(pm))):
-            c = srt[j] if j < len(srt) else 0
-            p = pm[j] if j < len(pm) else 0
-            bound += c if c > p else p
-        if bound >= best or (strong and busy_bound(k, srt) >= best):
+        bound = _paired(srt, pm)
+        if bound <= goal and strong:
+            bound = busy_bound(k, srt)
+        if bound > goal:
             stats.pruned += 1
+            if bound < cut:
+                cut = bound
             return []
-        key = (k, tuple(sorted((c, e if e >= d else -1) for c, e in zip(caps, busy, strict=True))))
-        if key in seen:
+        # The future depends on a buffer only through its capacity capped
+        # at the largest size still to come, and the number of visits
+        # starting before it is free again; buffers busy past the last
+        # start are out of play.
+        top = rest_max[k]
+        state = []
+        for c, e in zip(caps, busy, strict=True):
+            free_at = bisect_right(starts, e, k)
+            if free_at < n:
+                state.append((c if c < top else top, free_at))
+        key = (k, tuple(sorted(state)))
+        seen = memo.get(key)
+        if seen is not None and seen <= cost:
             stats.memo_hits += 1
             return []
-        if len(seen) > 2_000_000:
-            seen.clear()
-        seen.add(key)
+        if len(memo) > 2_000_000:
+            memo.clear()
+        memo[key] = cost
+        d = starts[k]
         s = weights[k]
         fits: dict[int, int] = {}
         below = -1
@@ -464,6 +567,7 @@ def _sweep_search(
             if busy[j] >= d:
                 continue
             if c >= s:
+                c = c if c < top else top
                 if c not in fits:
                     fits[c] = j
             elif below < 0 or c > caps[below]:
@@ -476,10 +580,14 @@ def _sweep_search(
         opts.reverse()  # popped from the end: best fit first
         return opts
 
-    options: list[list[int]] = [expand(0)]
-    undo: list[tuple[int, int, int]] = []  # (buffer, previous cap, previous busy); -1 = new
+    options: list[list[int]] = [expand(0)] if n else []
+    undo: list[tuple[int, int, int, int]] = []  # (buffer, previous cap, busy, last); -1 = new
     k = 0
     completed = True
+    if n == 0:
+        if goal >= 0:
+            return [], True, 0
+        return None, True, min(cut, 0)
     while options:
         opts = options[-1]
         if not opts or budget.out:
@@ -487,15 +595,17 @@ def _sweep_search(
                 completed = False
             options.pop()
             if undo:
-                j, prev_cap, prev_busy = undo.pop()
+                j, prev_cap, prev_busy, prev_last = undo.pop()
                 k -= 1
                 if prev_cap < 0:
                     cost -= caps.pop()
                     busy.pop()
+                    last.pop()
                 else:
                     cost -= caps[j] - prev_cap
                     caps[j] = prev_cap
                     busy[j] = prev_busy
+                    last[j] = prev_last
             continue
         j = opts.pop()
         if budget.tick():
@@ -506,67 +616,108 @@ def _sweep_search(
         if j < 0:
             caps.append(s)
             busy.append(ends[k])
+            last.append(s)
             cost += s
             j = len(caps) - 1
-            undo.append((j, -1, -1))
+            undo.append((j, -1, -1, -1))
         else:
-            undo.append((j, caps[j], busy[j]))
+            undo.append((j, caps[j], busy[j], last[j]))
             if s > caps[j]:
                 cost += s - caps[j]
                 caps[j] = s
             busy[j] = ends[k]
+            last[j] = s
         choice[k] = j
         k += 1
         if k == n:
-            if cost < best:
+            if cost <= goal:
                 best = cost
                 best_choice = choice.copy()
+                if target is not None:
+                    break  # a plan within the target: stop there
+                goal = cost - 1
+            elif cost < cut:
+                cut = cost
             options.append([])
         else:
             options.append(expand(k))
     if best_choice is None:
-        return None, completed
+        return None, completed, cut
     result = [0] * n
-    for pos, i in enumerate(order):
+    for pos, i in enumerate(prep.order):
         result[i] = best_choice[pos]
-    return result, completed
+    return result, True if target is not None else completed, cut
+
+
+_IDA_ROUNDS = 1
+"""Target searches run per round before a plain branch-and-bound run."""
 
 
 def _portfolio(
     items: Sequence[Item],
     incumbent_cost: int,
+    lower: int,
     budget: _Budget,
     stats: SearchStats,
-) -> tuple[list[int] | None, bool]:
+) -> tuple[list[int] | None, bool, int]:
     """Run :func:`_sweep_search` forward and backward in time, with restarts.
 
     An instance and its time reversal have the same solutions, but one
-    direction is often far easier to search.  Runs alternate between the
-    two directions with node limits that double every round; each run starts
-    from the best plan found so far, and the first run that completes
-    proves optimality.
+    direction is often far easier to search.  Each round, per direction, a
+    few *target* searches look for a plan meeting the best known lower bound
+    (cutting every node whose bound exceeds it, which is very effective when
+    the heuristics are already close); one that completes without a plan
+    raises the lower bound to the least bound it cut (iterative deepening on
+    the objective).  Then a plain branch and bound improves the incumbent.
+    Node limits double every round; each run starts from the best plan so
+    far; optimality is proven when the plan meets the lower bound or a
+    plain run completes.
+
+    Returns (choice or None, proven, the lower bound reached).
     """
     backward = [(name, LiveRange(-r.used, -r.defined, r.size)) for name, r in items]
+    problems = (_prepare(items), _prepare(backward))
     best = incumbent_cost
     best_choice: list[int] | None = None
     limit = 1000
+
+    def spent() -> bool:
+        return (budget.deadline is not None and time.perf_counter() > budget.deadline) or (
+            budget.node_limit is not None and budget.nodes >= budget.node_limit
+        )
+
+    def run(problem: _Sweep, target: int | None) -> bool:
+        """One capped run; True when it completed."""
+        nonlocal best, best_choice, lower
+        remaining = None if budget.node_limit is None else budget.node_limit - budget.nodes
+        cap = limit if remaining is None else min(limit, remaining)
+        capped = _Budget(budget.deadline, cap)
+        choice, done, cut = _sweep_search(problem, best, capped, stats, target)
+        budget.nodes += capped.nodes
+        if choice is not None:
+            best_choice = choice
+            best = plan_cost(_from_choice(items, (), choice))
+        elif done and target is not None:
+            lower = max(lower, min(cut, best))
+        return done
+
     while True:
-        for problem in (items, backward):
-            remaining = None if budget.node_limit is None else budget.node_limit - budget.nodes
-            cap = limit if remaining is None else min(limit, remaining)
-            run = _Budget(budget.deadline, cap)
-            choice, done = _sweep_search(problem, best, run, stats)
-            budget.nodes += run.nodes
-            if choice is not None:
-                best_choice = choice
-                best = plan_cost(_from_choice(items, (), choice))
-            if done:
-                return best_choice, True
-            if (budget.deadline is not None and time.perf_counter() > budget.deadline) or (
-                budget.node_limit is not None and budget.nodes >= budget.node_limit
-            ):
+        for problem in problems:
+            for _ in range(_IDA_ROUNDS):
+                if best <= lower:
+                    return best_choice, True, lower
+                if spent():
+                    budget.out = True
+                    return best_choice, False, lower
+                if not run(problem, lower):
+                    break
+            if best <= lower:
+                return best_choice, True, lower
+            if spent():
                 budget.out = True
-                return best_choice, False
+                return best_choice, False, lower
+            if run(problem, None):
+                return best_choice, True, best
         limit *= 2
 
 
@@ -668,7 +819,8 @@ def solve_exact(
         proven = False
         if len(items) <= _SEARCH_MAX and not _spent(budget):
             stats.components_searched = 1
-            choice, proven = _portfolio(items, best_cost, budget, stats)
+            choice, proven, reached = _portfolio(items, best_cost, bound, budget, stats)
+            stats.extra["proven_bound"] = reached
             if choice is not None:
                 best = _from_choice(items, (), choice)
         return best, proven, _finish(stats, budget)
@@ -690,10 +842,11 @@ def solve_exact(
             if part_cost[c] < 0 or cost < part_cost[c]:
                 parts[c], part_cost[c] = sub_plan, cost
     sub_items = [[items[i] for i in sorted(group)] for group in groups]
+    sub_bound = [sum(_maxima([blobs[i] for i in group])) for group in groups]
     todo = [
         c
         for c, group in enumerate(groups)
-        if part_cost[c] > sum(_maxima([blobs[i] for i in group])) and len(group) <= _SEARCH_MAX
+        if part_cost[c] > sub_bound[c] and len(group) <= _SEARCH_MAX
     ]
     # Untight components are searched in turns, each turn sharing out what is
     # left of the budget, so that one hard component cannot starve the rest.
@@ -706,7 +859,10 @@ def solve_exact(
                 break
             stats.components_searched += 1
             share = budget.share(len(pending) - idx)
-            choice, done = _portfolio(sub_items[c], part_cost[c], share, stats)
+            choice, done, reached = _portfolio(
+                sub_items[c], part_cost[c], sub_bound[c], share, stats
+            )
+            sub_bound[c] = reached
             budget.nodes += share.nodes
             if choice is not None:
                 parts[c] = _from_choice(sub_items[c], (), choice)
@@ -724,10 +880,10 @@ def solve_exact(
     proven = False
     if len(items) <= _SEARCH_MAX and not _spent(budget):
         stats.components_searched += 1
-        choice, done = _portfolio(items, best_cost, budget, stats)
+        choice, proven, reached = _portfolio(items, best_cost, bound, budget, stats)
+        stats.extra["proven_bound"] = reached
         if choice is not None:
             best = _from_choice(items, (), choice)
-        proven = done
     return best, proven, _finish(stats, budget)
 
 
