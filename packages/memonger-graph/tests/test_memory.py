@@ -183,4 +183,23 @@ def test_memory_order_on_corpus_nets() -> None:
         result = memory_order(g, sizes, budget=200_000)
         check_order(g, result.order)
         assert result.peak == order_peak_bytes(ops, result.order, sizes), entry["name"]
-        assert result.peak <= result.program_peak, entry["name"]
+        assert result.lower_bound <= result.peak <= result.program_peak, entry["name"]
+
+
+@pytest.mark.corpus
+def test_memory_order_reaches_the_bound_on_corpus_training_nets() -> None:
+    """The default search proves its order optimal on the traced training graphs."""
+    text_format = pytest.importorskip("google.protobuf.text_format")
+    caffe2_pb2 = pytest.importorskip("memonger.netdef.caffe2_pb2")
+    root = _corpus()
+    for entry in json.loads((root / "MANIFEST.json").read_text()):
+        if entry.get("kind") != "training" or not entry.get("shapes"):
+            continue
+        net = caffe2_pb2.NetDef()
+        text_format.Parse((root / entry["net"]).read_text(), net)
+        with gzip.open(root / entry["shapes"], "rt") as f:
+            sizes = {b: int(info["bytes"]) for b, info in json.load(f).items() if info}
+        ops = list(net.op)
+        result = memory_order(compute_interference_graph(ops), sizes)
+        assert result.optimal, entry["name"]
+        assert result.peak == result.lower_bound == order_peak_bytes(ops, result.order, sizes)
