@@ -154,12 +154,14 @@ def _branch_and_bound(
     incumbent_cost: int,
     budget: _Budget,
     stats: SearchStats,
+    floor: int = -1,
 ) -> tuple[list[int] | None, bool]:
     """Search an assignment of ``items`` on top of ``init`` cheaper than the incumbent.
 
     Returns (buffer index per item, or None when nothing cheaper was found;
     whether the search completed).  Buffer indices below ``len(init)`` are the
-    initial buffers.
+    initial buffers.  The search stops at a plan of at most ``floor`` bytes
+    (a known lower bound).
     """
     n = len(items)
     order = sorted(
@@ -349,6 +351,8 @@ def _branch_and_bound(
             if cost < best:
                 best = cost
                 best_choice = choice.copy()
+                if best <= floor:
+                    break  # meets a lower bound: optimal
             options.append([])
         else:
             options.append(expand(k, cost))
@@ -652,33 +656,54 @@ def _sweep_search(
 _IDA_ROUNDS = 1
 """Target searches run per round before a plain branch-and-bound run."""
 
+_SIZE_ORDER_MAX = 400
+"""Largest problem on which the size-ordered search joins the portfolio."""
+
+_POLISH_STEPS = 4
+"""Size thresholds tried per round of polishing."""
+
 
 def _portfolio(
     items: Sequence[Item],
-    incumbent_cost: int,
+    incumbent: list[list[Item]],
     lower: int,
     budget: _Budget,
     stats: SearchStats,
-) -> tuple[list[int] | None, bool, int]:
-    """Run :func:`_sweep_search` forward and backward in time, with restarts.
+) -> tuple[list[list[Item]], bool, int]:
+    """Search with several methods in turn, with restarts.
 
-    An instance and its time reversal have the same solutions, but one
-    direction is often far easier to search.  Each round, per direction, a
-    few *target* searches look for a plan meeting the best known lower bound
-    (cutting every node whose bound exceeds it, which is very effective when
-    the heuristics are already close); one that completes without a plan
-    raises the lower bound to the least bound it cut (iterative deepening on
-    the objective).  Then a plain branch and bound improves the incumbent.
-    Node limits double every round; each run starts from the best plan so
-    far; optimality is proven when the plan meets the lower bound or a
-    plain run completes.
+    The methods, each run under a node limit that doubles every round and
+    each starting from the best plan so far:
 
-    Returns (choice or None, proven, the lower bound reached).
+    - :func:`_sweep_search` forward and backward in time (an instance and
+      its time reversal have the same solutions, but one direction is often
+      far easier to search).  First a *target* run looks for a plan meeting
+      the best known lower bound (cutting every node whose bound exceeds it,
+      very effective when the plan is already close); one that completes
+      without a plan raises the lower bound to the least bound it cut
+      (iterative deepening on the objective).  Then a plain branch and bound
+      run improves the plan.
+    - On small problems, the size-ordered search of
+      :func:`_branch_and_bound` (strong where the time-ordered one is weak).
+    - *Polishing* (a large neighbourhood search): keep the buffers of the
+      blobs above a size threshold as they are in the best plan and search
+      the placement of the smaller ones exactly.  The first threshold is the
+      cost of the most expensive buffer that exceeds its positional maximum,
+      then the next larger sizes.
+
+    Optimality is proven when the plan meets the lower bound or a plain run
+    of a complete method finishes.
+
+    Returns (best plan, proven, the lower bound reached).
     """
     backward = [(name, LiveRange(-r.used, -r.defined, r.size)) for name, r in items]
-    problems = (_prepare(items), _prepare(backward))
-    best = incumbent_cost
-    best_choice: list[int] | None = None
+    problems: list[_Sweep | None] = [_prepare(items), _prepare(backward)]
+    if len(items) <= _SIZE_ORDER_MAX:
+        problems.append(None)  # the size-ordered search
+    maxima = _maxima([(r.defined, r.used, nbytes(r.size)) for _, r in items])
+    sizes = sorted({nbytes(r.size) for _, r in items})
+    best_plan = [list(a) for a in incumbent]
+    best = plan_cost(best_plan)
     limit = 1000
 
     def spent() -> bool:
@@ -686,38 +711,70 @@ def _portfolio(
             budget.node_limit is not None and budget.nodes >= budget.node_limit
         )
 
-    def run(problem: _Sweep, target: int | None) -> bool:
-        """One capped run; True when it completed."""
-        nonlocal best, best_choice, lower
+    def capped() -> _Budget:
         remaining = None if budget.node_limit is None else budget.node_limit - budget.nodes
-        cap = limit if remaining is None else min(limit, remaining)
-        capped = _Budget(budget.deadline, cap)
-        choice, done, cut = _sweep_search(problem, best, capped, stats, target)
-        budget.nodes += capped.nodes
+        return _Budget(budget.deadline, limit if remaining is None else min(limit, remaining))
+
+    def run(problem: _Sweep | None, target: int | None) -> bool:
+        """One capped run; True when it completed."""
+        nonlocal best, best_plan, lower
+        run_budget = capped()
+        if problem is None:
+            choice, done = _branch_and_bound(items, (), best, run_budget, stats, floor=lower)
+            cut = best
+        else:
+            choice, done, cut = _sweep_search(problem, best, run_budget, stats, target)
+        budget.nodes += run_budget.nodes
         if choice is not None:
-            best_choice = choice
-            best = plan_cost(_from_choice(items, (), choice))
+            best_plan = _from_choice(items, (), choice)
+            best = plan_cost(best_plan)
         elif done and target is not None:
             lower = max(lower, min(cut, best))
         return done
 
+    def polish() -> None:
+        nonlocal best, best_plan
+        costs = sorted((max(nbytes(r.size) for _, r in a) for a in best_plan), reverse=True)
+        untight = [c for j, c in enumerate(costs) if j >= len(maxima) or c > maxima[j]]
+        if not untight:
+            return
+        first = bisect_left(sizes, max(untight))
+        for threshold in sizes[first : first + _POLISH_STEPS]:
+            if best <= lower or spent():
+                return
+            small = [item for a in best_plan for item in a if nbytes(item[1].size) <= threshold]
+            fixed = [
+                kept
+                for a in best_plan
+                if (kept := [item for item in a if nbytes(item[1].size) > threshold])
+            ]
+            if not fixed:
+                return
+            run_budget = capped()
+            choice, _ = _branch_and_bound(small, fixed, best, run_budget, stats, floor=lower)
+            budget.nodes += run_budget.nodes
+            if choice is not None:
+                best_plan = _from_choice(small, fixed, choice)
+                best = plan_cost(best_plan)
+
     while True:
         for problem in problems:
-            for _ in range(_IDA_ROUNDS):
+            for _ in range(_IDA_ROUNDS if problem is not None else 0):
                 if best <= lower:
-                    return best_choice, True, lower
+                    return best_plan, True, lower
                 if spent():
                     budget.out = True
-                    return best_choice, False, lower
+                    return best_plan, False, lower
                 if not run(problem, lower):
                     break
             if best <= lower:
-                return best_choice, True, lower
+                return best_plan, True, lower
             if spent():
                 budget.out = True
-                return best_choice, False, lower
+                return best_plan, False, lower
             if run(problem, None):
-                return best_choice, True, best
+                return best_plan, True, best
+        polish()
         limit *= 2
 
 
@@ -819,10 +876,8 @@ def solve_exact(
         proven = False
         if len(items) <= _SEARCH_MAX and not _spent(budget):
             stats.components_searched = 1
-            choice, proven, reached = _portfolio(items, best_cost, bound, budget, stats)
+            best, proven, reached = _portfolio(items, best, bound, budget, stats)
             stats.extra["proven_bound"] = reached
-            if choice is not None:
-                best = _from_choice(items, (), choice)
         return best, proven, _finish(stats, budget)
 
     # Each component starts from the best heuristic plan restricted to it.
@@ -859,14 +914,11 @@ def solve_exact(
                 break
             stats.components_searched += 1
             share = budget.share(len(pending) - idx)
-            choice, done, reached = _portfolio(
-                sub_items[c], part_cost[c], sub_bound[c], share, stats
+            parts[c], done, sub_bound[c] = _portfolio(
+                sub_items[c], parts[c], sub_bound[c], share, stats
             )
-            sub_bound[c] = reached
             budget.nodes += share.nodes
-            if choice is not None:
-                parts[c] = _from_choice(sub_items[c], (), choice)
-                part_cost[c] = plan_cost(parts[c])
+            part_cost[c] = plan_cost(parts[c])
             if not done:
                 unproven.append(c)
         pending = unproven
@@ -880,10 +932,8 @@ def solve_exact(
     proven = False
     if len(items) <= _SEARCH_MAX and not _spent(budget):
         stats.components_searched += 1
-        choice, proven, reached = _portfolio(items, best_cost, bound, budget, stats)
+        best, proven, reached = _portfolio(items, best, bound, budget, stats)
         stats.extra["proven_bound"] = reached
-        if choice is not None:
-            best = _from_choice(items, (), choice)
     return best, proven, _finish(stats, budget)
 
 
