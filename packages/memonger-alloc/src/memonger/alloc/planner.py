@@ -101,6 +101,8 @@ class AllocationResult:
     stats : mapping of str to int
         Search counters (``nodes``, ``memo_hits``, ``pruned``, ``components``,
         ``components_searched``, ``budget_exhausted``); zeros for heuristics.
+        When the exact solver searched the whole problem, ``proven_bound`` is
+        the lower bound it proved (at least ``lower_bound``).
     seconds : float
         Wall time spent (not counting a lower bound computed on demand).
     search_proven : bool
@@ -292,6 +294,7 @@ def _plan(
             components_searched=search.components_searched,
             budget_exhausted=int(search.budget_exhausted),
         )
+        stats.update(search.extra)
         bound = search.lower_bound
         name: AssignmentAlgorithm | str = algo
     elif isinstance(algo, AssignmentAlgorithm):
