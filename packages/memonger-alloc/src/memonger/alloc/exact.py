@@ -8,38 +8,61 @@ The problem
 
 The method
     1. **Start from the best heuristic** (Caffe2's greedy, greedy by size,
-       greedy by positional maxima): the answer is never worse than any of
-       them.  If it meets the positional-maxima lower bound (see
+       greedy by positional maxima; all of them always run, so the answer is
+       never worse than any, and the search gets what is left of the
+       budget).  If it meets the positional-maxima lower bound (see
        :mod:`memonger.alloc.bounds`) it is optimal and no search runs.
     2. **Decompose.**  Blobs connected by overlaps form components separated
-       by positions where nothing is live across.  Each component is solved
-       on its own and the components' buffers are merged *by rank* (the most
-       expensive buffer of each component together, then the second ones...).
-       When every component meets its own positional-maxima bound the merged
-       plan meets the bound of the whole, hence is optimal.  Otherwise the
-       whole problem is searched, starting from the better plan.
+       by positions where nothing is live across.  Each component starts from
+       the best heuristic plan restricted to it; only components above their
+       own positional-maxima bound are searched, in turns that share out the
+       remaining budget.  The components' buffers are merged *by rank* (the
+       most expensive buffer of each component together, then the second
+       ones...); a merged plan meeting the bound of the whole is optimal.
+       Otherwise the whole problem is searched, starting from the better plan.
     3. **Search in time order.**  Blobs are visited by ``defined``; a buffer
        is then fully described by its capacity (its largest member so far)
        and the position until which it is busy, so states are small.  A blob
        may join a free buffer (one per distinct capacity: equal free buffers
        are symmetric), of which below its size only the largest (joining a
        smaller one is dominated), or open a new buffer, only when no free
-       buffer is at most its size (otherwise joining that buffer dominates).
-       Visited states are memoized (a state determines its cost).
+       buffer is at most its size (otherwise joining that buffer dominates);
+       best fit first.  States are memoized by the multiset of buffers as the
+       future sees them: capacity capped at the largest size still to come,
+       and the first later visit that may join (buffers busy past the last
+       start are dropped); a state reached again at no lower cost is cut.
 
        *Lower bound*: every blob live at a position from the current one on
        needs its own buffer, at least as large, distinct from the buffers
-       still busy there; capacities only grow.  So with current capacities
-       ``c_1 >= c_2 >= ...`` and, per later position, the sizes of the
-       unassigned blobs live there plus the capacities of the buffers busy
-       there, maximized position-wise into ``v_1 >= v_2 >= ...``, the final
-       cost is at least ``sum(max(c_j, v_j))``.
-    4. **Both directions, with restarts.**  A problem and its time reversal
-       have the same solutions but one is often much easier to search.  Runs
-       alternate between the two directions under node limits that double
-       every round, each starting from the best plan so far; the first run
-       that completes proves optimality.  When the time or node budget runs
-       out, the best plan found is returned, not proven optimal.
+       still busy there; capacities only grow.  A busy buffer holds exactly
+       one blob live later (its last member), so the sizes live at a later
+       position are those of all blobs live there with each busy buffer's
+       last member lifted to the buffer's capacity.  With current capacities
+       ``c_1 >= c_2 >= ...`` and those sizes maximized position-wise into
+       ``v_1 >= v_2 >= ...``, the final cost is at least
+       ``sum(max(c_j, v_j))``.  Sorted sizes per position are precomputed and
+       positions dominated by an earlier one are skipped.
+    4. **A portfolio, with restarts.**  Rounds with node limits that double
+       each time; each run starts from the best plan so far:
+
+       - the time-ordered search forward and backward in time (a problem and
+         its time reversal have the same solutions but one is often much
+         easier), each first as a *target* search for a plan meeting the
+         best known lower bound (every node whose bound exceeds it is cut;
+         when it completes empty-handed the lower bound rises to the least
+         bound it cut: iterative deepening on the objective), then as a
+         plain branch and bound;
+       - on problems of a few hundred blobs, the size-ordered search below;
+       - *polishing*: the best plan's buffers restricted to the blobs above a
+         size threshold are kept and the smaller blobs are placed exactly
+         around them (the threshold starts at the most expensive buffer
+         exceeding its positional maximum, and grows).  This finds plans
+         that meet the bound when only small blobs are misplaced.
+
+       Optimality is proven when the plan meets the lower bound or a plain
+       run completes.  When the time or node budget runs out, the best plan
+       found is returned, not proven optimal.  With only a node limit the
+       result is deterministic.
 
     With initial buffers (Caffe2's ``init_assignment``), whose members may
     sit anywhere in time, a size-ordered search is used instead: blobs are
