@@ -209,15 +209,25 @@ def main(argv: list[str] | None = None) -> int:
     ranges_sorted = sort_by_used(big.items())
     rule_s = median_s(lambda: compute_assignments_greedy(ranges_sorted), args.repeat)
     full_s = median_s(lambda: compute_assignments(big, (), "greedy"), args.repeat)
+    allocate_s = median_s(lambda: allocate(big, algorithm="greedy"), args.repeat)
+    exact_big = allocate(big, algorithm="dp", time_limit=args.time_limit)
     out["greedy_100k"] = {
         "blobs": len(big),
         "rule_seconds": rule_s,
         "compute_assignments_seconds": full_s,
+        "allocate_greedy_seconds": allocate_s,
+        "allocate_dp_seconds": exact_big.seconds,
+        "allocate_dp_ratio": exact_big.nbytes / exact_big.lower_bound,
     }
     print("\n### Greedy on 100,000 network-shaped ranges\n")
     print("| step | seconds |\n|---|---:|")
     print(f"| compute_assignments_greedy (sorted input) | {rule_s:.3f} |")
     print(f"| compute_assignments (validate, sort, assign) | {full_s:.3f} |")
+    print(f"| allocate, greedy (bound left for later) | {allocate_s:.3f} |")
+    print(
+        f"| allocate, dp ({args.time_limit:g} s budget; plan / bound "
+        f"{exact_big.nbytes / exact_big.lower_bound:.4f}) | {exact_big.seconds:.3f} |"
+    )
 
     # 3. Exact solver on random families.
     families = []

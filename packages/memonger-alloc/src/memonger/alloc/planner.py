@@ -212,7 +212,9 @@ def allocate(
         Default: the exact solver.  A callable receives the shareable pairs
         sorted by ``used`` and returns assignments; its output is verified.
     time_limit : float or None, optional
-        Seconds the exact solver may search (default 2); None for no limit.
+        Seconds the exact solver may take (default 2), counted from the call;
+        None for no limit.  The heuristics it starts from always run (the
+        plan is never worse than any of them), the search gets the rest.
     node_limit : int or None, optional
         Search nodes the exact solver may expand; None for no limit.
 
@@ -316,8 +318,8 @@ def compute_assignments(
 ) -> list[list[Item]]:
     """Caffe2's entry point: the assignments of :func:`allocate`.
 
-    Static blobs are left out of the result.  Unlike :func:`allocate` no
-    lower bound is computed, and the exact solver gets its default budget.
+    Static blobs are left out of the result.  The heuristics never compute
+    a lower bound here; the exact solver gets its default budget.
 
     Examples
     --------
