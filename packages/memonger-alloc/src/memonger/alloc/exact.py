@@ -136,6 +136,9 @@ def components(items: Sequence[Item]) -> list[list[int]]:
     return groups
 
 
+_MEMO_CELLS = 8_000_000
+"""Words stored in a search's memo keys before it is cleared (bounds memory)."""
+
 _STRONG_BOUND_MAX = 1500
 """Largest search for which the (per node linear-time) busy bound is used."""
 
@@ -283,6 +286,7 @@ def _branch_and_bound(
     best = incumbent_cost
     base_cost = sum(caps)
     memo: dict[tuple[int, tuple[int, ...]], int] = {}
+    memo_size = 0  # machine words held by the memo's keys, roughly
 
     # Explicit stack: for depth k, the options still to try.
     options: list[list[int]] = []
@@ -302,8 +306,11 @@ def _branch_and_bound(
         if seen is not None and seen <= cost:
             stats.memo_hits += 1
             return []
-        if len(memo) > 2_000_000:
+        nonlocal memo_size
+        memo_size += 1 + sum(p.bit_length() >> 6 for p in key[1]) + len(key[1])
+        if memo_size > _MEMO_CELLS:
             memo.clear()
+            memo_size = 0
         memo[key] = cost
         m = masks[k]
         w = weights[k]
@@ -554,10 +561,11 @@ def _sweep_search(
     cut = best  # least bound among the nodes cut
     best_choice: list[int] | None = None
     memo: dict[tuple[int, tuple[tuple[int, int], ...]], int] = {}
+    memo_size = 0  # buffers stored in the memo's keys
     cost = 0
 
     def expand(k: int) -> list[int]:
-        nonlocal cut
+        nonlocal cut, memo_size
         pm = pm_at[k]
         srt = sorted(caps, reverse=True)
         bound = _paired(srt, pm)
@@ -583,8 +591,10 @@ def _sweep_search(
         if seen is not None and seen <= cost:
             stats.memo_hits += 1
             return []
-        if len(memo) > 2_000_000:
+        memo_size += len(state) + 1
+        if memo_size > _MEMO_CELLS:
             memo.clear()
+            memo_size = 0
         memo[key] = cost
         d = starts[k]
         s = weights[k]
