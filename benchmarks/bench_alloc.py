@@ -23,10 +23,7 @@ beside the repository).
 from __future__ import annotations
 
 import argparse
-import csv
-import gzip
 import json
-import os
 import platform
 import random
 import statistics
@@ -36,8 +33,6 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
-
-from google.protobuf import text_format
 
 from memonger.alloc import (
     AssignmentAlgorithm,
@@ -49,7 +44,8 @@ from memonger.alloc import (
     peak_live_bytes,
 )
 from memonger.alloc.ranges import sort_by_used
-from memonger.netdef import caffe2_pb2
+from memonger.netdef.corpus import CorpusCase, blob_sizes_for, load_case, load_manifest, load_ranges
+from memonger.netdef.errors import CorpusNotFoundError
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "alloc.json"
@@ -66,11 +62,6 @@ SHORT = {
 }
 
 
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
-
-
 def median_s(fn: Callable[[], Any], repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -80,31 +71,16 @@ def median_s(fn: Callable[[], Any], repeat: int) -> float:
     return statistics.median(times)
 
 
-def net_problem(corpus: Path, entry: dict[str, Any]) -> tuple[dict[str, LiveRange], set[str]]:
-    net = caffe2_pb2.NetDef()
-    text_format.Parse((corpus / entry["net"]).read_text(), net, allow_unknown_field=True)
-    with gzip.open(corpus / entry["shapes"], "rt") as fh:
-        shapes = json.load(fh)
-    sizes: dict[str, int] = {}
-    for name, info in shapes.items():
-        nbytes = info.get("bytes") if isinstance(info, dict) else None
-        sizes[name] = 1 if nbytes is None else int(nbytes)
-    names = {b for op in net.op for b in (*op.input, *op.output)}
-    for name in names - sizes.keys():
-        sizes[name] = 1
-    ranges = compute_ranges(net.op, sizes)
+def net_problem(case: CorpusCase) -> tuple[dict[str, LiveRange], set[str]]:
+    net, known = load_case(case)
+    ranges = compute_ranges(net.op, blob_sizes_for(net, known))
     static = set(net.external_input) | set(net.external_output)
     static |= {name for name, r in ranges.items() if r.defined < 0}
     return ranges, static
 
 
-def minimalloc_problem(path: Path) -> tuple[dict[str, LiveRange], set[str]]:
-    ranges: dict[str, LiveRange] = {}
-    with path.open() as fh:
-        for row in csv.DictReader(fh):
-            lower, upper = int(row["lower"]), int(row["upper"])
-            ranges[f"b{row['id']}"] = LiveRange(lower, upper - 1, int(row["size"]))
-    return ranges, set()
+def minimalloc_problem(case: CorpusCase) -> tuple[dict[str, LiveRange], set[str]]:
+    return {f"b{name}": r for name, r in load_ranges(case).items()}, set()
 
 
 def quality_row(
@@ -165,7 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--instances", type=int, default=30, help="random instances per size")
     parser.add_argument("--time-limit", type=float, default=2.0, help="exact solver budget (s)")
     args = parser.parse_args(argv)
-    corpus = corpus_dir()
     out: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -175,18 +150,19 @@ def main(argv: list[str] | None = None) -> int:
 
     # 1. Plan quality.
     rows = []
-    manifest = corpus / "MANIFEST.json"
-    if manifest.exists():
-        for entry in json.loads(manifest.read_text()):
-            if entry.get("shapes"):
-                ranges, static = net_problem(corpus, entry)
-            elif entry.get("kind") == "allocation":
-                ranges, static = minimalloc_problem(corpus / entry["ranges"])
-            else:
-                continue
-            rows.append(quality_row(entry["name"], ranges, static, args.repeat, args.time_limit))
-    else:
-        print(f"corpus not found at {corpus}: skipping plan quality (set MEMONGER_CORPUS)")
+    try:
+        cases = load_manifest()
+    except CorpusNotFoundError as exc:
+        cases = []
+        print(f"{exc}: skipping plan quality")
+    for case in cases:
+        if case.shapes is not None:
+            ranges, static = net_problem(case)
+        elif case.kind == "allocation":
+            ranges, static = minimalloc_problem(case)
+        else:
+            continue
+        rows.append(quality_row(case.name, ranges, static, args.repeat, args.time_limit))
     out["quality"] = rows
     if rows:
         print("\n### Plan bytes / positional-maxima bound\n")

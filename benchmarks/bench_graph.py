@@ -26,9 +26,7 @@ beside the repository); without it part 2 is skipped.
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
-import os
 import platform
 import statistics
 import sys
@@ -40,7 +38,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import networkx as nx
-from google.protobuf import text_format
 
 from memonger.graph import (
     check_order,
@@ -51,18 +48,14 @@ from memonger.graph import (
     topological_sort_traversal,
     topological_sort_traversal_longest_path,
 )
-from memonger.netdef import caffe2_pb2
+from memonger.netdef.corpus import CorpusCase, load_case, load_manifest
+from memonger.netdef.errors import CorpusNotFoundError
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results" / "graph.json"
 SCALE_OPS = 100_000
 SCALE_TARGET_S = 2.0
 MEMORY_TARGET_S = 5.0
-
-
-def corpus_dir() -> Path:
-    env = os.environ.get("MEMONGER_CORPUS")
-    return Path(env) if env else ROOT.parent / "shared" / "corpus"
 
 
 def median_time(func: Callable[[], Any], repeat: int) -> tuple[float, Any]:
@@ -125,29 +118,16 @@ def bench_scale(repeat: int) -> list[dict[str, Any]]:
     return rows
 
 
-def load_corpus_net(path: Path) -> caffe2_pb2.NetDef:
-    net = caffe2_pb2.NetDef()
-    text_format.Parse(path.read_text(), net)
-    return net
-
-
-def load_sizes(path: Path) -> dict[str, int]:
-    with gzip.open(path, "rt") as f:
-        shapes = json.load(f)
-    return {blob: int(info["bytes"]) for blob, info in shapes.items() if info is not None}
-
-
-def bench_corpus(root: Path, names: list[str], repeat: int) -> list[dict[str, Any]]:
-    manifest = json.loads((root / "MANIFEST.json").read_text())
+def bench_corpus(cases: list[CorpusCase], names: list[str], repeat: int) -> list[dict[str, Any]]:
     rows = []
-    for entry in manifest:
-        if not entry.get("net"):
+    for case in cases:
+        if case.net is None:
             continue
-        if names and not any(n in entry["name"] for n in names):
+        if names and not any(n in case.name for n in names):
             continue
-        net = load_corpus_net(root / entry["net"])
+        net, known = load_case(case)
         # nets without shapes count blobs (every blob 1 byte)
-        sizes = load_sizes(root / entry["shapes"]) if entry.get("shapes") else {}
+        sizes = known or {}
         ops = list(net.op)
         g = compute_interference_graph(ops)
         memory_s, result = median_time(partial(memory_order, g, sizes), repeat)
@@ -159,9 +139,9 @@ def bench_corpus(root: Path, names: list[str], repeat: int) -> list[dict[str, An
         longest_peak = order_peak_bytes(ops, longest, sizes)
         rows.append(
             {
-                "net": entry["name"],
-                "kind": entry["kind"],
-                "unit_sizes": not entry.get("shapes"),
+                "net": case.name,
+                "kind": case.kind,
+                "unit_sizes": case.shapes is None,
                 "ops": len(ops),
                 "max_width": max_antichain_estimate(g),
                 "program_peak": program,
@@ -221,9 +201,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {r['program_s']:.2f} | {r['longest_path_s']:.2f} | {r['memory_s']:.2f} |"
             )
         print()
-    root = corpus_dir()
-    if (root / "MANIFEST.json").is_file():
-        corpus = bench_corpus(root, args.names, args.repeat)
+    try:
+        cases = load_manifest()
+    except CorpusNotFoundError as exc:
+        cases = None
+        print(f"{exc}; skipping corpus nets")
+    if cases is not None:
+        corpus = bench_corpus(cases, args.names, args.repeat)
         results["corpus"] = corpus
         print(
             f"## Peak live bytes (MiB, or blobs where noted) by order, corpus nets "
@@ -242,8 +226,6 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {amount(r, 'lower_bound')} | {r['bound_reduction_pct']:.1f}% "
                 f"| {'proven' if r['proven_optimal'] else '-'} | {r['memory_s']:.2f} |"
             )
-    else:
-        print(f"corpus not found at {root} (set MEMONGER_CORPUS); skipping corpus nets")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
