@@ -554,3 +554,22 @@ def test_corpus_training_nets_grad_mode(
     assert (
         main(["verify", "-q", str(nets / f"{name}.pbtxt"), str(out), "--random-orders", "3"]) == 0
     )
+
+
+def test_memory_ordering_weighs_only_blobs_that_may_share() -> None:
+    # An external output keeps its own buffer whatever the order, so creating
+    # it later frees nothing for the plan: the order must not chase it.
+    from memonger.graph import compute_interference_graph
+    from memonger.netdef.rewrite import net_accesses
+
+    net = caffe2_pb2.NetDef(external_input=["x"], external_output=["E", "y"])
+    for src, dst in [("x", "E"), ("x", "t1"), ("t1", "t2"), ("t2", "y")]:
+        net.op.add(type="Relu", input=[src], output=[dst])
+    sizes = {"x": 1, "E": 100, "t1": 10, "t2": 10, "y": 1}
+    graph = compute_interference_graph(net_accesses(net))
+    # counting every blob, the big external output is created last ...
+    assert cli._ordering_function("memory", sizes, None)(graph) == [1, 2, 3, 0]
+    # ... but among shareable blobs nothing is gained, so program order stays
+    fixed = {"x", "E", "y"}
+    assert cli._ordering_function("memory", sizes, None, fixed)(graph) == [0, 1, 2, 3]
+    assert cli._ordering_function("memory", None, None, fixed)(graph) == [0, 1, 2, 3]

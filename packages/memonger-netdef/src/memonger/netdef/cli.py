@@ -29,7 +29,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TextIO
@@ -408,8 +408,17 @@ def _progress(label: str, enabled: bool, limit: float | None = None) -> Iterator
 
 
 def _ordering_function(
-    name: str, sizes: Mapping[str, int] | None, time_limit: float | None
+    name: str,
+    sizes: Mapping[str, int] | None,
+    time_limit: float | None,
+    unshareable: Iterable[str] = (),
 ) -> Callable[[Any], list[int]]:
+    """The ordering called ``name``.
+
+    The memory-aware ordering minimizes the peak of the blobs that may share:
+    ``unshareable`` blobs (externals, static blobs) keep a buffer of their own
+    whatever the order, so creating them later frees nothing for the plan.
+    """
     from memonger.graph import (
         topological_sort_min_memory,
         topological_sort_traversal,
@@ -421,9 +430,14 @@ def _ordering_function(
     if name == "longest-path":
         return topological_sort_traversal_longest_path
     if name == "memory":
+        fixed = set(unshareable)
+        # Blobs missing from the mapping count 1.
+        weights = dict.fromkeys(fixed, 0)
+        if sizes is not None:
+            weights = {blob: 0 if blob in fixed else size for blob, size in sizes.items()}
 
         def memory(g: Any) -> list[int]:
-            return list(topological_sort_min_memory(g, sizes, time_limit=time_limit))
+            return list(topological_sort_min_memory(g, weights, time_limit=time_limit))
 
         return memory
     raise CommandError(f"unknown ordering {name!r} (choose from {', '.join(ORDERINGS)})")
@@ -481,7 +495,8 @@ def optimize_net(
         limit = (time_limit if time_limit is not None else DEFAULT_DP_TIME_LIMIT) if exact else None
 
         graph = compute_interference_graph(net_accesses(net))
-        order = list(_ordering_function(ordering, sizes, time_limit)(graph))
+        unshareable = {*static_list, *net.external_input, *net.external_output}
+        order = list(_ordering_function(ordering, sizes, time_limit, unshareable)(graph))
         label = f"{mode}/{algorithm}" + ("" if ordering == "program" else f"/{ordering}")
         with _progress(f"{label} search", show_progress and exact, limit):
             plan = plan_interference(
