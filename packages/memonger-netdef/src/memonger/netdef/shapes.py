@@ -19,6 +19,7 @@ from typing import Any, cast
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import ShapeInferenceError
+from memonger.netdef.netlike import netdef_of
 from memonger.netdef.rules import (
     RULES,
     OpContext,
@@ -96,14 +97,10 @@ class ShapeInference:
 
 
 def _as_netdef(net: object, what: str) -> caffe2_pb2.NetDef:
-    if isinstance(net, caffe2_pb2.NetDef):
-        return net
-    proto_fn = getattr(net, "Proto", None)
-    if callable(proto_fn):
-        proto = proto_fn()
-        if isinstance(proto, caffe2_pb2.NetDef):
-            return proto
-    raise TypeError(f"{what}: expected a caffe2 NetDef or an object with .Proto(), got {net!r}")
+    try:
+        return netdef_of(net)
+    except TypeError as exc:
+        raise TypeError(f"{what}: {exc}") from None
 
 
 def _check_shape(blob: str, shape: object, what: str) -> tuple[int, ...]:
