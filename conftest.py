@@ -28,7 +28,7 @@ else:
     settings.register_profile("dev", max_examples=100, deadline=None)
     settings.register_profile(
         "ci",
-        max_examples=120,
+        max_examples=200,
         derandomize=True,
         deadline=None,
         print_blob=True,
