@@ -31,6 +31,15 @@ from memonger.alloc.errors import (
 )
 from memonger.alloc.exact import compute_assignments_dp
 from memonger.alloc.greedy import compute_assignments_greedy, is_compatible
+from memonger.alloc.liveness import (
+    Liveness,
+    ViewsOf,
+    compute_liveness,
+    compute_ranges,
+    live_bytes,
+    naive_bytes,
+    plan_bytes,
+)
 from memonger.alloc.planner import (
     ALGORITHMS,
     AllocationResult,
@@ -46,8 +55,8 @@ from memonger.alloc.ranges import (
     LiveRange,
     OpLike,
     RangesLike,
-    compute_ranges,
     get_updated_ranges,
+    nbytes,
 )
 from memonger.alloc.verify import verify_assignments
 
@@ -60,21 +69,28 @@ __all__ = [
     "InvalidRangeError",
     "Item",
     "LiveRange",
+    "Liveness",
     "MissingSizeError",
     "OpLike",
     "RangesLike",
     "Strategy",
     "UnknownAlgorithmError",
+    "ViewsOf",
     "allocate",
     "compute_assignments",
     "compute_assignments_dp",
     "compute_assignments_greedy",
     "compute_blob_assignments",
+    "compute_liveness",
     "compute_ranges",
     "get_memory_usage",
     "get_updated_ranges",
     "is_compatible",
+    "live_bytes",
+    "naive_bytes",
+    "nbytes",
     "peak_live_bytes",
+    "plan_bytes",
     "positional_maxima",
     "positional_maxima_bound",
     "verify_assignments",

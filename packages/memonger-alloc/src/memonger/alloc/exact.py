@@ -81,13 +81,13 @@ from dataclasses import dataclass, field
 
 from memonger.alloc.bounds import _maxima
 from memonger.alloc.maxima import greedy_by_positional_maxima
+from memonger.alloc.liveness import plan_bytes as plan_cost
 from memonger.alloc.ranges import Item, LiveRange, nbytes
 
 __all__ = [
     "SearchStats",
     "components",
     "compute_assignments_dp",
-    "plan_cost",
     "solve_exact",
 ]
 
@@ -104,11 +104,6 @@ class SearchStats:
     budget_exhausted: bool = False
     lower_bound: int | None = None
     extra: dict[str, int] = field(default_factory=dict)
-
-
-def plan_cost(assignments: Sequence[Sequence[Item]]) -> int:
-    """Sum over buffers of the largest member (``None`` counts as 1)."""
-    return sum(max((nbytes(r.size) for _, r in a), default=0) for a in assignments)
 
 
 def components(items: Sequence[Item]) -> list[list[int]]:

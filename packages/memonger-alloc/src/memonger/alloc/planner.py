@@ -19,7 +19,8 @@ from functools import cached_property
 from memonger.alloc.bounds import _maxima
 from memonger.alloc.bysize import greedy_by_size
 from memonger.alloc.errors import InvalidAssignmentError, UnknownAlgorithmError
-from memonger.alloc.exact import plan_cost, solve_exact
+from memonger.alloc.exact import solve_exact
+from memonger.alloc.liveness import plan_bytes
 from memonger.alloc.greedy import greedy_items
 from memonger.alloc.maxima import greedy_by_positional_maxima
 from memonger.alloc.ranges import (
@@ -248,7 +249,7 @@ def allocate(
     )
     return AllocationResult(
         assignments=plan,
-        nbytes=plan_cost(plan),
+        nbytes=plan_bytes(plan),
         algorithm=name,
         stats=stats,
         seconds=time.perf_counter() - start,
@@ -367,4 +368,4 @@ def get_memory_usage(assignments: Iterable[Sequence[Item]]) -> int:
     ...                   [("c", LiveRange(0, 3, None))]])
     9
     """
-    return plan_cost(list(assignments))
+    return plan_bytes(assignments)

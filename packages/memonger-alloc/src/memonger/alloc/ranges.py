@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
-from memonger.alloc.errors import InvalidRangeError, MissingSizeError
+from memonger.alloc.errors import InvalidRangeError
 
 __all__ = [
     "Item",
@@ -19,7 +19,6 @@ __all__ = [
     "OpLike",
     "RangesLike",
     "as_items",
-    "compute_ranges",
     "get_updated_ranges",
     "nbytes",
     "sort_by_used",
@@ -30,8 +29,10 @@ class OpLike(Protocol):
     """Anything with ordered ``input`` and ``output`` blob-name sequences.
 
     Caffe2 ``OperatorDef`` messages qualify, and so do users' own IR nodes.
-    An optional ``control_input`` sequence of blob names is honoured by
-    :func:`compute_ranges` as extra reads (see there).
+    Optional ``control_input`` (blob names) and ``views``
+    (``(output_index, input_index)`` pairs) are honoured by
+    :func:`memonger.alloc.compute_liveness`; see :mod:`memonger.alloc.liveness`
+    for the policy.
     """
 
     @property
@@ -71,95 +72,6 @@ class LiveRange(NamedTuple):
     defined: int
     used: int
     size: int | None
-
-
-def compute_ranges(
-    linearized_ops: Iterable[OpLike],
-    blob_sizes: Mapping[str, int] | None = None,
-) -> dict[str, LiveRange]:
-    """Compute the live range of every blob the ops read or write.
-
-    Parameters
-    ----------
-    linearized_ops : iterable of op-like objects
-        Ops in execution order, each with ``input`` and ``output`` sequences
-        of blob names.  An op's optional ``control_input`` names count as
-        **reads** of those blobs for the range: a control input orders the op
-        after the blob's producer, and sharing the blob's buffer must not
-        change which producer that is, so the blob stays live up to the op.
-        A control input does not consume the value, though: a blob whose last
-        ``input``/``output`` access is a write still lives to the end.
-    blob_sizes : mapping of str to int, optional
-        Size in bytes of each blob.  When given it must cover every blob the
-        ops touch; a missing blob raises :class:`MissingSizeError`.
-
-    Returns
-    -------
-    dict of str to LiveRange
-        One entry per blob, in order of first appearance.
-
-    Raises
-    ------
-    MissingSizeError
-        ``blob_sizes`` is given and lacks a blob.
-    InvalidRangeError
-        A size is negative.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace as Op
-    >>> ops = [Op(input=["x"], output=["a"]), Op(input=["a"], output=["b"])]
-    >>> for name, r in compute_ranges(ops).items():
-    ...     print(name, r)
-    x LiveRange(defined=-1, used=0, size=None)
-    a LiveRange(defined=0, used=1, size=None)
-    b LiveRange(defined=1, used=2, size=None)
-
-    A control input keeps its blob live up to the op that names it, and a
-    blob only named by control inputs after its last write lives to the end:
-
-    >>> ops.append(Op(input=["b"], output=["c"], control_input=["a", "b"]))
-    >>> ranges = compute_ranges(ops)
-    >>> ranges["a"], ranges["b"]
-    (LiveRange(defined=0, used=2, size=None), LiveRange(defined=1, used=2, size=None))
-    >>> tail = [Op(input=[], output=["p"]), Op(input=[], output=["q"], control_input=["p"])]
-    >>> compute_ranges(tail)["p"]
-    LiveRange(defined=0, used=2, size=None)
-    """
-    first_write: dict[str, int] = {}
-    last_touch: dict[str, int] = {}
-    last_is_write: dict[str, bool] = {}
-    order: dict[str, None] = {}
-    n_ops = 0
-    for pos, op in enumerate(linearized_ops):
-        n_ops = pos + 1
-        for name in op.input:
-            order.setdefault(name, None)
-            first_write.setdefault(name, -1)  # read before any write: from outside
-            last_touch[name] = pos
-            last_is_write[name] = False
-        for name in getattr(op, "control_input", ()):
-            order.setdefault(name, None)
-            first_write.setdefault(name, -1)
-            last_touch[name] = pos
-            last_is_write.setdefault(name, False)  # orders the op, consumes nothing
-        for name in op.output:
-            order.setdefault(name, None)
-            first_write.setdefault(name, pos)
-            last_touch[name] = pos
-            last_is_write[name] = True
-    ranges: dict[str, LiveRange] = {}
-    for name in order:
-        used = n_ops if last_is_write[name] else last_touch[name]
-        size: int | None = None
-        if blob_sizes is not None:
-            if name not in blob_sizes:
-                raise MissingSizeError(f"blob {name!r} has no entry in blob_sizes")
-            size = blob_sizes[name]
-            if size is not None and size < 0:
-                raise InvalidRangeError(f"blob {name!r} has negative size {size}")
-        ranges[name] = LiveRange(first_write[name], used, size)
-    return ranges
 
 
 Item = tuple[str, LiveRange]
