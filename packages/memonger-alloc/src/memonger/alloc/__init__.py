@@ -29,7 +29,7 @@ from memonger.alloc.errors import (
     MissingSizeError,
     UnknownAlgorithmError,
 )
-from memonger.alloc.exact import compute_assignments_dp
+from memonger.alloc.exact import DEFAULT_NODE_LIMIT, compute_assignments_dp
 from memonger.alloc.greedy import compute_assignments_greedy, is_compatible
 from memonger.alloc.liveness import (
     Liveness,
@@ -62,6 +62,7 @@ from memonger.alloc.verify import verify_assignments
 
 __all__ = [
     "ALGORITHMS",
+    "DEFAULT_NODE_LIMIT",
     "AllocError",
     "AllocationResult",
     "AssignmentAlgorithm",

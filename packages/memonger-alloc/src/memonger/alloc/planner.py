@@ -19,7 +19,7 @@ from functools import cached_property
 from memonger.alloc.bounds import _maxima
 from memonger.alloc.bysize import greedy_by_size
 from memonger.alloc.errors import InvalidAssignmentError, UnknownAlgorithmError
-from memonger.alloc.exact import solve_exact
+from memonger.alloc.exact import DEFAULT_NODE_LIMIT, solve_exact
 from memonger.alloc.liveness import plan_bytes
 from memonger.alloc.greedy import greedy_items
 from memonger.alloc.maxima import greedy_by_positional_maxima
@@ -197,8 +197,8 @@ def allocate(
     static_blobs: Iterable[str] = (),
     algorithm: AssignmentAlgorithm | str | Strategy = AssignmentAlgorithm.DYNAMIC_PROGRAMMING,
     *,
-    time_limit: float | None = 2.0,
-    node_limit: int | None = None,
+    time_limit: float | None = None,
+    node_limit: int | None = DEFAULT_NODE_LIMIT,
 ) -> AllocationResult:
     """Decide which blobs share buffers, and report how good the plan is.
 
@@ -213,11 +213,14 @@ def allocate(
         Default: the exact solver.  A callable receives the shareable pairs
         sorted by ``used`` and returns assignments; its output is verified.
     time_limit : float or None, optional
-        Seconds the exact solver may take (default 2), counted from the call;
-        None for no limit.  The heuristics it starts from always run (the
-        plan is never worse than any of them), the search gets the rest.
+        Seconds the exact solver may take, counted from the call: an extra
+        cap on top of ``node_limit`` (default: none).  The heuristics it
+        starts from always run (the plan is never worse than any of them),
+        the search gets the rest.
     node_limit : int or None, optional
-        Search nodes the exact solver may expand; None for no limit.
+        Search nodes the exact solver may expand (default
+        :data:`~memonger.alloc.DEFAULT_NODE_LIMIT`, so results do not depend
+        on the machine); None for no limit.
 
     Returns
     -------
