@@ -287,3 +287,24 @@ def test_oracle_catches_a_liveness_that_ignores_views() -> None:
     assert live_sets_from(broken.ranges, broken.storage, len(ops)) != oracle_live_sets(ops)
     good = compute_liveness(ops)
     assert live_sets_from(good.ranges, good.storage, len(ops)) == oracle_live_sets(ops)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: naive_bytes({}, "ab"),
+        lambda: live_bytes({}, 0, "ab"),
+        lambda: plan_bytes([], {}, "ab"),
+        lambda: peak_live_bytes({}, "ab"),
+    ],
+)
+def test_a_str_of_static_blobs_is_refused(call: Callable[[], object]) -> None:
+    with pytest.raises(TypeError, match="not the string 'ab'"):
+        call()
+
+
+def test_is_compatible_refuses_a_str() -> None:
+    from memonger.alloc import is_compatible
+
+    with pytest.raises(TypeError, match="not the string 'a'"):
+        is_compatible(LiveRange(3, 4, 1), [("a", LiveRange(0, 1, 1))], "a")

@@ -21,13 +21,13 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 
-from memonger.alloc.ranges import RangesLike, as_items, nbytes
+from memonger.alloc.ranges import RangesLike, as_items, name_set, nbytes
 
 __all__ = ["peak_live_bytes", "positional_maxima", "positional_maxima_bound"]
 
 
 def _shareable(ranges: RangesLike, static_blobs: Iterable[str]) -> list[tuple[int, int, int]]:
-    static = set(static_blobs)
+    static = name_set(static_blobs)
     out = []
     for name, r in as_items(ranges):
         if name in static:

@@ -26,7 +26,7 @@ import math
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
 
-from memonger.alloc.ranges import Item, LiveRange, nbytes
+from memonger.alloc.ranges import Item, LiveRange, name_set, nbytes
 
 __all__ = ["compute_assignments_greedy", "is_compatible"]
 
@@ -65,7 +65,7 @@ def is_compatible(
     False
     """
     name, last = assignment[-1]
-    if name in set(static_blobs):
+    if name in name_set(static_blobs):
         return False
     defined: int | None = candidate_range.defined
     last_defined: int | None = last.defined

@@ -58,7 +58,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from memonger.alloc.errors import InvalidRangeError, MissingSizeError
-from memonger.alloc.ranges import Item, LiveRange, OpLike, RangesLike, as_items, nbytes
+from memonger.alloc.ranges import Item, LiveRange, OpLike, RangesLike, as_items, name_set, nbytes
 
 __all__ = [
     "Liveness",
@@ -126,6 +126,11 @@ class Liveness:
         Roots of the storages some op writes (other than by creating a view).
     num_positions : int
         Number of ops.
+    last_access : dict of str to int
+        Root -> position of the last op reading, writing or ordering on any
+        member of the storage, before the rule that a value never read after
+        its last write lives to the end (so never ``num_positions``); for
+        callers that act right after that op (inserting ``Free`` ops).
 
     Examples
     --------
@@ -139,6 +144,8 @@ class Liveness:
     ('a', LiveRange(defined=0, used=3, size=None), ['a', 't', 'y'])
     >>> live.members("a")
     ('a', 'b')
+    >>> live.ranges["y"], live.last_access["y"]
+    (LiveRange(defined=3, used=4, size=None), 3)
     """
 
     ranges: dict[str, LiveRange]
@@ -147,6 +154,7 @@ class Liveness:
     produced: frozenset[str]
     num_positions: int
     _members: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
+    last_access: dict[str, int] = field(default_factory=dict, repr=False)
 
     def members(self, root: str) -> tuple[str, ...]:
         """Blobs of the storage whose root is ``root`` (the root first)."""
@@ -296,7 +304,9 @@ def compute_liveness(
     storage = {name: group_root[find(name)] for name in first_write}
 
     ranges: dict[str, LiveRange] = {}
+    last_access: dict[str, int] = {}
     for root, names in members.items():
+        last_access[root] = max(last_touch[m] for m in names)
         defined = min(first_write[m] for m in names)
         used = max(n_ops if last_is_write[m] else last_touch[m] for m in names)
         size: int | None = None
@@ -318,6 +328,7 @@ def compute_liveness(
         produced=produced,
         num_positions=n_ops,
         _members={root: tuple(names) for root, names in members.items() if len(names) > 1},
+        last_access=last_access,
     )
 
 
@@ -392,7 +403,7 @@ def naive_bytes(ranges: RangesLike, static_blobs: Iterable[str] = ()) -> int:
     >>> naive_bytes({"a": LiveRange(0, 1, 10), "b": LiveRange(1, 2, None)})
     11
     """
-    static = set(static_blobs)
+    static = name_set(static_blobs)
     return sum(nbytes(r.size) for name, r in as_items(ranges) if name not in static)
 
 
@@ -424,7 +435,7 @@ def plan_bytes(
     """
     counted: dict[str, LiveRange] | None = None
     if ranges is not None:
-        static = set(static_blobs)
+        static = name_set(static_blobs)
         counted = {name: r for name, r in as_items(ranges) if name not in static}
     total = 0
     seen: set[str] = set()
@@ -471,7 +482,7 @@ def live_bytes(
     >>> live_bytes({"x": LiveRange(-1, 0, 99), "a": LiveRange(0, 2, 8)}, 3)
     [107, 8, 8]
     """
-    static = set(static_blobs)
+    static = name_set(static_blobs)
     items = [(name, r) for name, r in as_items(ranges) if name not in static]
     if num_positions is None:
         num_positions = max((r.used for _, r in items), default=-1) + 1

@@ -20,14 +20,15 @@ from memonger.alloc.bounds import _maxima
 from memonger.alloc.bysize import greedy_by_size
 from memonger.alloc.errors import InvalidAssignmentError, UnknownAlgorithmError
 from memonger.alloc.exact import DEFAULT_NODE_LIMIT, solve_exact
-from memonger.alloc.liveness import plan_bytes
 from memonger.alloc.greedy import greedy_items
+from memonger.alloc.liveness import plan_bytes
 from memonger.alloc.maxima import greedy_by_positional_maxima
 from memonger.alloc.ranges import (
     Item,
     RangesLike,
     as_items,
     get_updated_ranges,
+    name_set,
     nbytes,
     sort_by_used,
 )
@@ -154,11 +155,7 @@ def _resolve(algorithm: AssignmentAlgorithm | str | Strategy) -> AssignmentAlgor
 
 
 def _static_set(static_blobs: Iterable[str]) -> set[str]:
-    if isinstance(static_blobs, (str, bytes)):
-        raise TypeError(
-            f"static_blobs must be a collection of blob names, not the string {static_blobs!r}"
-        )
-    return set(static_blobs)
+    return name_set(static_blobs)
 
 
 def _normalized(ranges: RangesLike, static: set[str]) -> list[Item]:

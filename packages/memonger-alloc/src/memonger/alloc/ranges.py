@@ -20,6 +20,7 @@ __all__ = [
     "RangesLike",
     "as_items",
     "get_updated_ranges",
+    "name_set",
     "nbytes",
     "sort_by_used",
 ]
@@ -79,6 +80,23 @@ Item = tuple[str, LiveRange]
 
 RangesLike = Mapping[str, LiveRange] | Iterable[tuple[str, LiveRange]]
 """Ranges as a name -> LiveRange mapping or as ``(name, LiveRange)`` pairs."""
+
+
+def name_set(names: Iterable[str], what: str = "static_blobs") -> set[str]:
+    """A set of blob names, refusing a lone ``str`` (a sequence of characters).
+
+    Examples
+    --------
+    >>> sorted(name_set(["a", "b"]))
+    ['a', 'b']
+    >>> name_set("ab")
+    Traceback (most recent call last):
+    ...
+    TypeError: static_blobs must be a collection of blob names, not the string 'ab'
+    """
+    if isinstance(names, (str, bytes)):
+        raise TypeError(f"{what} must be a collection of blob names, not the string {names!r}")
+    return set(names)
 
 
 def nbytes(size: int | None) -> int:
