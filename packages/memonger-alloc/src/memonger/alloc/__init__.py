@@ -40,6 +40,19 @@ from memonger.alloc.liveness import (
     naive_bytes,
     plan_bytes,
 )
+from memonger.alloc.offsets import (
+    OffsetAlgorithm,
+    OffsetError,
+    OffsetPlan,
+    OffsetViolation,
+    offset_violation,
+    plan_offsets,
+    plan_to_dict,
+    read_minimalloc_csv,
+    validate_offsets,
+    write_minimalloc_csv,
+    write_plan_json,
+)
 from memonger.alloc.planner import (
     ALGORITHMS,
     AllocationResult,
@@ -60,6 +73,8 @@ from memonger.alloc.ranges import (
 )
 from memonger.alloc.verify import verify_assignments
 
+__version__ = "0.1.0"
+
 __all__ = [
     "ALGORITHMS",
     "DEFAULT_NODE_LIMIT",
@@ -72,11 +87,16 @@ __all__ = [
     "LiveRange",
     "Liveness",
     "MissingSizeError",
+    "OffsetAlgorithm",
+    "OffsetError",
+    "OffsetPlan",
+    "OffsetViolation",
     "OpLike",
     "RangesLike",
     "Strategy",
     "UnknownAlgorithmError",
     "ViewsOf",
+    "__version__",
     "allocate",
     "compute_assignments",
     "compute_assignments_dp",
@@ -90,9 +110,16 @@ __all__ = [
     "live_bytes",
     "naive_bytes",
     "nbytes",
+    "offset_violation",
     "peak_live_bytes",
     "plan_bytes",
+    "plan_offsets",
+    "plan_to_dict",
     "positional_maxima",
     "positional_maxima_bound",
+    "read_minimalloc_csv",
+    "validate_offsets",
     "verify_assignments",
+    "write_minimalloc_csv",
+    "write_plan_json",
 ]

@@ -80,8 +80,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from memonger.alloc.bounds import _maxima
-from memonger.alloc.maxima import greedy_by_positional_maxima
 from memonger.alloc.liveness import plan_bytes as plan_cost
+from memonger.alloc.maxima import greedy_by_positional_maxima
 from memonger.alloc.ranges import Item, LiveRange, nbytes
 
 __all__ = [
