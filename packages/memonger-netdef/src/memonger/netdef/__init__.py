@@ -4,7 +4,10 @@ The successor of Caffe2's ``caffe2.python.memonger``: the same entry points
 (:func:`optimize_interference`, :func:`share_grad_blobs`,
 :func:`optimize_inference_for_dag`, :func:`release_blobs_when_used`, ...)
 working on ``caffe2_pb2.NetDef`` messages without a Caffe2 runtime, with
-every rewrite provably safe (:func:`verify_execution_equivalence`).  The
+every rewrite provably safe (:func:`verify_execution_equivalence`).  Liveness
+is :mod:`memonger.alloc.liveness`'s, over storages: Caffe2's ``Alias`` (and
+any op type given by ``view_ops=``, :mod:`memonger.netdef.views`) makes its
+output a view of its input's storage.  The
 ``memonger`` command line lives in :mod:`memonger.netdef.cli`.
 """
 
@@ -45,12 +48,17 @@ from memonger.netdef.verify import (
     assert_equivalent,
     graph_difference,
     inplace_difference,
+    net_storage,
     verify_execution_equivalence,
     verify_graph_equality,
     verify_inplace_blobs,
 )
+from memonger.netdef.views import CAFFE2_VIEW_OPS, ViewRule, view_rule
+
+__version__ = "0.1.0"
 
 __all__ = [
+    "CAFFE2_VIEW_OPS",
     "CorpusCase",
     "CorpusNotFoundError",
     "EquivalenceResult",
@@ -66,6 +74,8 @@ __all__ = [
     "TrainingNet",
     "UnsupportedNetError",
     "VerificationError",
+    "ViewRule",
+    "__version__",
     "apply_assignments",
     "apply_recurrent_blob_assignments",
     "assert_equivalent",
@@ -79,6 +89,7 @@ __all__ = [
     "load_manifest",
     "load_net",
     "nested_nets",
+    "net_storage",
     "optimize_inference_fast",
     "optimize_inference_for_dag",
     "optimize_interference",
@@ -93,5 +104,6 @@ __all__ = [
     "verify_execution_equivalence",
     "verify_graph_equality",
     "verify_inplace_blobs",
+    "view_rule",
     "weight_shapes_from_init_net",
 ]

@@ -16,6 +16,11 @@ Subcommands:
     ResNet-50's training net, built in code, sized by shape inference and
     optimized with every mode; prints a table and writes a timeline plot.
 
+Every figure (naive, plan and peak live bytes) is a design-7 metric of
+:mod:`memonger.alloc.liveness`, over storages: ``--view-op TYPE``
+(repeatable) adds op types whose output 0 is a view of input 0 to Caffe2's
+``Alias``.
+
 Errors (a missing file, an unreadable net, a blob without a size, a name
 collision, an interrupted run) print one line ``memonger: error: ...`` on
 stderr and exit with a non-zero status; no output file is left behind.
@@ -35,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from memonger.netdef import caffe2_pb2
+from memonger.netdef.views import CAFFE2_VIEW_OPS, ViewOps
 
 __all__ = [
     "EXIT_ERROR",
@@ -108,6 +114,11 @@ def _names(values: Sequence[str] | None) -> list[str]:
     for value in values or ():
         result.extend(name.strip() for name in value.split(",") if name.strip())
     return list(dict.fromkeys(result))
+
+
+def _view_ops(args: argparse.Namespace) -> frozenset[str]:
+    """Caffe2's view ops plus those of ``--view-op``."""
+    return CAFFE2_VIEW_OPS | frozenset(getattr(args, "view_op", None) or ())
 
 
 def _parse_input(text: str) -> tuple[str, tuple[int, ...], str | None]:
@@ -351,31 +362,42 @@ def measure(
     original: caffe2_pb2.NetDef,
     result: OptimizeResult | None,
     sizes: Mapping[str, int] | None,
+    *,
+    view_ops: ViewOps | None = None,
 ) -> Measure:
     """Blobs before/after, naive, plan and peak live bytes of an optimization.
 
-    Without ``result`` the "after" figures are those of ``original`` itself.
+    The design-7 metrics of :mod:`memonger.alloc.liveness` over the produced
+    storages of ``original`` run in the result's op order (a view counts
+    with the storage it views, ``view_ops`` as in
+    :func:`memonger.netdef.views.view_rule`): ``naive_bytes``,
+    ``plan_bytes`` of the buffers the rewrite's names make and
+    ``peak_live_bytes``.  Without ``result`` the "after" figures are those
+    of ``original`` itself.
     """
-    from memonger.stats import compute_timeline
+    from memonger.alloc import naive_bytes, peak_live_bytes, plan_bytes
+    from memonger.netdef.rewrite import net_accesses, net_liveness
 
-    produced = _produced(original)
     if result is None:
-        mapping = {b: b for b in produced}
+        mapping: dict[str, str] = {}
         order: Sequence[int] | None = None
     else:
         mapping = renaming(original, result.net, result.order)
         order = result.order
-    buffers: dict[str, int] = {}
-    for blob in produced:
-        new = mapping[blob]
-        size = sizes[blob] if sizes is not None else 0
-        buffers[new] = max(buffers.get(new, 0), size)
+    live = net_liveness(net_accesses(original, view_ops), order, sizes)
+    produced = live.produced_ranges()
+    buffers: dict[str, list[Any]] = {}
+    for root, r in produced.items():
+        buffers.setdefault(mapping.get(root, root), []).append((root, r))
     if sizes is None:
         return Measure(len(original.op), len(produced), len(buffers), None, None, None)
-    naive = sum(sizes[b] for b in produced)
-    peak = compute_timeline(original, sizes, order=order).peak_nbytes
     return Measure(
-        len(original.op), len(produced), len(buffers), naive, sum(buffers.values()), peak
+        len(original.op),
+        len(produced),
+        len(buffers),
+        naive_bytes(produced),
+        plan_bytes(buffers.values(), produced),
+        peak_live_bytes(produced),
     )
 
 
@@ -458,6 +480,7 @@ def optimize_net(
     input_blobs: Sequence[str] = (),
     time_limit: float | None = None,
     show_progress: bool = False,
+    view_ops: ViewOps | None = None,
 ) -> OptimizeResult:
     """Optimize ``net`` with one mode; the result is not yet verified.
 
@@ -474,6 +497,9 @@ def optimize_net(
         :func:`~memonger.netdef.fast.optimize_inference_fast`.
     sizes : mapping of str to int, optional
         Bytes of the blobs.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).
 
     Returns
     -------
@@ -482,9 +508,9 @@ def optimize_net(
     static_list = list(static)
     start = time.perf_counter()
     if mode == "interference":
-        from memonger.alloc import AssignmentAlgorithm
+        from memonger.alloc import AssignmentAlgorithm, compute_liveness
         from memonger.graph import compute_interference_graph
-        from memonger.netdef.rewrite import net_accesses, plan_interference
+        from memonger.netdef.rewrite import net_accesses, plan_interference, storage_accesses
 
         if algorithm not in ALGORITHMS:
             raise CommandError(
@@ -494,8 +520,10 @@ def optimize_net(
         algo = AssignmentAlgorithm.DYNAMIC_PROGRAMMING if exact else AssignmentAlgorithm.GREEDY
         limit = (time_limit if time_limit is not None else DEFAULT_DP_TIME_LIMIT) if exact else None
 
-        graph = compute_interference_graph(net_accesses(net))
-        unshareable = {*static_list, *net.external_input, *net.external_output}
+        accesses = net_accesses(net, view_ops)
+        live = compute_liveness(accesses)
+        graph = compute_interference_graph(storage_accesses(accesses, live.storage))
+        unshareable = live.roots({*static_list, *net.external_input, *net.external_output})
         order = list(_ordering_function(ordering, sizes, time_limit, unshareable)(graph))
         label = f"{mode}/{algorithm}" + ("" if ordering == "program" else f"/{ordering}")
         with _progress(f"{label} search", show_progress and exact, limit):
@@ -507,6 +535,7 @@ def optimize_net(
                 algo=algo,
                 verify=False,
                 time_limit=limit,
+                view_ops=view_ops,
             )
         identity = order == list(range(len(net.op)))
         return OptimizeResult(
@@ -526,6 +555,7 @@ def optimize_net(
             list(input_blobs) + static_list,
             namescope,
             blob_shapes=dict(sizes) if sizes is not None else None,
+            view_ops=view_ops,
         )
     elif mode == "grad":
         from memonger.netdef.dag import share_grad_blobs
@@ -545,6 +575,7 @@ def optimize_net(
             dont_share_blobs=static_list,
             share_activations=share_activations,
             blob_shapes=dict(sizes) if sizes is not None else None,
+            view_ops=view_ops,
         )
     elif mode == "fast":
         from memonger.netdef.fast import optimize_inference_fast
@@ -554,6 +585,7 @@ def optimize_net(
             static_list,
             blob_shapes=dict(sizes) if sizes is not None else None,
             namescope=namescope,
+            view_ops=view_ops,
         )
     else:
         raise CommandError(f"unknown mode {mode!r} (choose from {', '.join(MODES)})")
@@ -604,6 +636,7 @@ def verify_nets(
     *,
     order: Sequence[int] | None = None,
     random_orders: int = 0,
+    view_ops: ViewOps | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
     """Run every check that applies; return ``(passed, failed, skipped)`` messages.
 
@@ -623,7 +656,9 @@ def verify_nets(
     passed: list[str] = []
     failed: list[str] = []
     skipped: list[str] = []
-    result = verify_execution_equivalence(original, optimized, random_orders=random_orders)
+    result = verify_execution_equivalence(
+        original, optimized, random_orders=random_orders, view_ops=view_ops
+    )
     what = "execution equivalence"
     if random_orders:
         what += f" ({result.orders_checked} orders)"
@@ -658,7 +693,9 @@ def verify_nets(
     return passed, failed, skipped
 
 
-def check_result(original: caffe2_pb2.NetDef, result: OptimizeResult) -> None:
+def check_result(
+    original: caffe2_pb2.NetDef, result: OptimizeResult, *, view_ops: ViewOps | None = None
+) -> None:
     """Verify ``result`` against ``original``; raise :class:`CheckFailed` when unsafe."""
     start = time.perf_counter()
     dag = result.label in ("dag", "grad")
@@ -667,6 +704,7 @@ def check_result(original: caffe2_pb2.NetDef, result: OptimizeResult) -> None:
         result.net,
         order=result.order if result.order is not None else None,
         random_orders=DAG_RANDOM_ORDERS if dag else 0,
+        view_ops=view_ops,
     )
     result.verify_seconds = time.perf_counter() - start
     if failed:
@@ -702,6 +740,16 @@ def _add_size_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_view_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--view-op",
+        action="append",
+        metavar="TYPE",
+        help="an op type whose output 0 is a view of (shares the storage of) its input 0, "
+        "in addition to Alias (repeatable)",
+    )
+
+
 def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
     from memonger.netdef.io import save_net
 
@@ -715,6 +763,7 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
             "--report and --plot need blob sizes (--shapes, or --init-net with --input)"
         )
     static = _names(args.static)
+    view_ops = _view_ops(args)
     result = optimize_net(
         net,
         mode=args.mode,
@@ -729,9 +778,10 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         input_blobs=_names(args.input_blob),
         time_limit=args.time_limit,
         show_progress=sys.stderr.isatty() and not args.quiet,
+        view_ops=view_ops,
     )
-    check_result(net, result)
-    m = measure(net, result, sizes)
+    check_result(net, result, view_ops=view_ops)
+    m = measure(net, result, sizes, view_ops=view_ops)
     save_net(result.net, args.output, format=args.format)
     if args.report or args.plot:
         from memonger.netdef.demo import report_row
@@ -746,7 +796,9 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         }
         if args.mode == "interference":
             extra.update(algorithm=args.algorithm, ordering=args.ordering)
-        row = report_row(os.path.basename(args.net), net, result, sizes, extra=extra)
+        row = report_row(
+            os.path.basename(args.net), net, result, sizes, extra=extra, view_ops=view_ops
+        )
         report = MemoryReport((row,), title=f"memonger optimize {args.net}")
         if args.report:
             report.write_json(args.report)
@@ -783,7 +835,8 @@ def _print_summary(out: TextIO, path: str, result: OptimizeResult, m: Measure) -
 
 
 def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
-    from memonger.stats import compute_timeline, estimate_memory_usage
+    from memonger.netdef.rewrite import net_accesses, net_liveness
+    from memonger.stats import estimate_memory_usage, timeline_from_ranges
 
     net = _load(args.net)
     sizes = _sizes_from_args(args, net)
@@ -801,7 +854,13 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         "gradient_ops": sum(1 for op in net.op if op.is_gradient_op),
     }
     if sizes is not None:
-        timeline = compute_timeline(net, sizes)
+        # the live ranges of memonger.alloc, over storages (views with their base)
+        produced_ranges = net_liveness(
+            net_accesses(net, _view_ops(args)), blob_sizes=sizes
+        ).produced_ranges()
+        timeline = timeline_from_ranges(
+            produced_ranges, num_positions=len(net.op), produced=produced_ranges
+        )
         device = _device(args.device, net)
         estimate = estimate_memory_usage(net, sizes=sizes, devicescope=device)
         peak_op = net.op[timeline.peak_position] if timeline.peak_position >= 0 else None
@@ -881,7 +940,9 @@ def _device(text: str | None, net: caffe2_pb2.NetDef) -> tuple[int, int]:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     original = _load(args.original, "original net")
     optimized = _load(args.optimized, "optimized net")
-    passed, failed, skipped = verify_nets(original, optimized, random_orders=args.random_orders)
+    passed, failed, skipped = verify_nets(
+        original, optimized, random_orders=args.random_orders, view_ops=_view_ops(args)
+    )
     if not args.quiet:
         for line in passed:
             out.write(f"ok      {line}\n")
@@ -1041,6 +1102,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="output format (default: from the suffix, .pbtxt/.txt is text)",
     )
+    _add_view_option(p)
     p.add_argument("--report", metavar="FILE.json", help="write a JSON report")
     p.add_argument("--plot", metavar="FILE.png", help="write a live-bytes timeline plot")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -1069,6 +1131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="device of the allocation estimate: cpu, cuda:N (default: "
         "that of the first op with a device option)",
     )
+    _add_view_option(p)
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_stats)
 
@@ -1090,6 +1153,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also run N random valid concurrent orders (DAG nets)",
     )
+    _add_view_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="only the exit status")
     p.set_defaults(run=_cmd_verify)
 

@@ -38,13 +38,15 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from memonger.alloc import MissingSizeError
+from memonger.alloc import Liveness, LiveRange, MissingSizeError, naive_bytes, plan_bytes
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.devices import Device, blob_devices_of
 from memonger.netdef.errors import UnsupportedNetError
-from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, net_blob_names
+from memonger.netdef.nested import nested_nets, net_blob_names
 from memonger.netdef.netlike import NetLike, netdef_of
 from memonger.netdef.rename import apply_assignments
+from memonger.netdef.rewrite import net_accesses, net_liveness
+from memonger.netdef.views import ViewOps, ViewRule, view_rule
 
 __all__ = [
     "SharingStats",
@@ -105,106 +107,65 @@ def _sizes(
     return sizes
 
 
-def _has_nested(op: caffe2_pb2.OperatorDef) -> bool:
-    for arg in op.arg:
-        if (
-            arg.HasField("n")
-            or len(arg.nets)
-            or (arg.name in NESTED_NET_ARGS and arg.HasField("s"))
-        ):
-            return True
-    return False
-
-
-def _written_names(net: caffe2_pb2.NetDef) -> set[str]:
-    """Blobs the ops of ``net`` (and of its nested nets) write."""
-    names: set[str] = set()
-    for op in net.op:
-        names.update(op.output)
-        for nested in nested_nets(op):
-            names |= _written_names(nested.net)
-    return names
-
-
 @dataclass
 class _Analysis:
-    """Per-op accesses, ancestors and per-blob facts of one net."""
+    """Per-op accesses, ancestors and per-storage facts of one net.
+
+    Liveness is :func:`memonger.alloc.compute_liveness` of the program order
+    (:func:`memonger.netdef.rewrite.net_liveness`); storages are named by
+    their roots, and only roots are ever planned or renamed.
+    """
 
     reads: list[list[str]]
     writes: list[list[str]]
     ancestors: list[int]
-    touches: dict[str, int]
-    first_write: dict[str, int]
-    last_touch: dict[str, int]
-    read_before_write: set[str]
-    final: set[str]
-    control: set[str]
+    touches: dict[str, int]  # storage root -> ops touching any member (bitset)
+    liveness: Liveness
+    blocked: set[str]  # roots that never share: inputs of the net, final values, control inputs
     device: dict[str, Device]
     names: set[str]
 
+    @property
+    def ranges(self) -> dict[str, LiveRange]:
+        return self.liveness.ranges
 
-def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysis:
-    """Accesses, ancestor bitsets and blob facts of ``net`` in program order.
 
-    An op owning a nested net reads and writes every outer blob the nested
-    net references.  ``ancestors[i]`` has bit ``j`` set when op ``j`` must run
-    before op ``i`` in every valid order.
+def _analyze(
+    net: caffe2_pb2.NetDef,
+    rule: ViewRule,
+    *,
+    need_ancestors: bool = True,
+    sizes: Mapping[str, int] | None = None,
+) -> _Analysis:
+    """Accesses, ancestor bitsets and storage facts of ``net`` in program order.
+
+    An op owning a nested net reads every outer blob the nested net
+    references and writes those it writes (for the dependencies: all of
+    them).  ``ancestors[i]`` has bit ``j`` set when op ``j`` must run before
+    op ``i`` in every valid order -- by blob name, as the DAG executor orders
+    ops.
     """
-    ops = net.op
-    n = len(ops)
-    outer: set[str] | None = None
-    reads: list[list[str]] = []
-    writes: list[list[str]] = []
-    read_only: dict[int, set[str]] = {}  # outer blobs nested nets only read
-    nested_names: set[str] = set()
-    for op in ops:
-        op_reads = list(dict.fromkeys(op.input))
-        op_writes = list(dict.fromkeys(op.output))
-        if _has_nested(op):
-            if outer is None:
-                outer = set(net.external_input) | set(net.external_output)
-                for o in ops:
-                    outer.update(o.input)
-                    outer.update(o.output)
-            refs: set[str] = set()
-            written: set[str] = set()
-            for nested in nested_nets(op):
-                inner = net_blob_names(nested.net)
-                nested_names |= inner
-                refs |= inner & outer
-                written |= _written_names(nested.net)
-            extra = sorted(refs)
-            op_reads += [b for b in extra if b not in op_reads]
-            op_writes += [b for b in extra if b not in op_writes]
-            read_only[len(reads)] = refs - written - set(op.output)
-        reads.append(op_reads)
-        writes.append(op_writes)
+    accesses = net_accesses(net, rule, read_only_refs=True)
+    reads = [list(dict.fromkeys(acc.input)) for acc in accesses]
+    writes = [list(dict.fromkeys(acc.output + acc.nested_refs)) for acc in accesses]
+    live = net_liveness(accesses, blob_sizes=sizes)
 
+    n = len(accesses)
     ancestors = [0] * n
     touches: dict[str, int] = {}
-    first_write: dict[str, int] = {}
-    last_touch: dict[str, int] = {}
-    last_read: dict[str, int] = {}
-    last_write: dict[str, int] = {}
-    read_before_write: set[str] = set()
-    control: set[str] = set()
     last_writer: dict[str, int] = {}
     readers: dict[str, list[int]] = {}
-    for i, op in enumerate(ops):
+    storage = live.storage
+    for i, acc in enumerate(accesses):
         bit = 1 << i
         anc = 0
         for b in reads[i]:
             w = last_writer.get(b)
-            if w is None:
-                if b not in first_write:
-                    read_before_write.add(b)
-            elif need_ancestors:
+            if w is not None and need_ancestors:
                 anc |= ancestors[w] | (1 << w)
-            touches[b] = touches.get(b, 0) | bit
-            last_touch[b] = i
-            last_read[b] = i
-        for b in op.control_input:
-            control.add(b)
+            root = storage[b]
+            touches[root] = touches.get(root, 0) | bit
+        for b in acc.control_input:
             w = last_writer.get(b)
             if w is not None and need_ancestors:
                 anc |= ancestors[w] | (1 << w)
@@ -216,31 +177,33 @@ def _analyze(net: caffe2_pb2.NetDef, *, need_ancestors: bool = True) -> _Analysi
                 for r in readers.get(b, ()):
                     if r != i:
                         anc |= ancestors[r] | (1 << r)
-            touches[b] = touches.get(b, 0) | bit
-            last_touch[b] = i
-            if i not in read_only or b not in read_only[i]:
-                last_write[b] = i
-            if b not in first_write:
-                first_write[b] = i
+            root = storage[b]
+            touches[root] = touches.get(root, 0) | bit
         ancestors[i] = anc
         for b in reads[i]:
             readers.setdefault(b, []).append(i)
         for b in writes[i]:
             readers[b] = []
             last_writer[b] = i
-    final = {b for b, w in last_write.items() if last_read.get(b, -1) <= w}
+    # Never shared: storages read before any write (inputs of the net), final
+    # values (a caller may fetch them: they live to the end) and storages
+    # named by control inputs.
+    blocked = {root for root, r in live.ranges.items() if r.defined < 0 or r.used >= n}
+    blocked |= live.roots(b for acc in accesses for b in acc.control_input)
+    names = set(storage) | set(net.external_input) | set(net.external_output)
+    for op in net.op:
+        if op.arg:
+            for nested in nested_nets(op):
+                names |= net_blob_names(nested.net)
     return _Analysis(
         reads,
         writes,
         ancestors,
         touches,
-        first_write,
-        last_touch,
-        read_before_write,
-        final,
-        control,
+        live,
+        blocked,
         blob_devices_of(net, reads, writes),
-        set(touches) | set(net.external_input) | set(net.external_output) | nested_names | control,
+        names,
     )
 
 
@@ -280,7 +243,7 @@ def _plan_online(
     """
     by_op: dict[int, list[str]] = {}
     for b in blobs:
-        by_op.setdefault(info.first_write[b], []).append(b)
+        by_op.setdefault(info.ranges[b].defined, []).append(b)
     # free buffers per device, sorted by (size, -reuses, index) or (-reuses, index)
     pools: dict[Device, list[tuple[int, int, int, _Buffer]]] = {}
     release: list[tuple[int, int, _Buffer]] = []  # heap of (last touch, index, buffer)
@@ -333,7 +296,7 @@ def _plan_online(
                 buffers.append(buf)
             if dag:
                 buf.mask = info.touches[b]
-            buf.last = info.last_touch[b]
+            buf.last = info.ranges[b].used
             heapq.heappush(release, (buf.last, buf.index, buf))
     return [buf.members for buf in buffers]
 
@@ -347,9 +310,9 @@ def _plan_by_size(
     so a blob fits when it comes after its predecessor in first-write order
     and before its successor.
     """
-    first = info.first_write
+    first = {b: info.ranges[b].defined for b in blobs}
     touches = info.touches
-    last = info.last_touch
+    last = {b: info.ranges[b].used for b in blobs}
     ancestors = info.ancestors
     position = {b: k for k, b in enumerate(blobs)}
     order = sorted(blobs, key=lambda b: (-sizes.get(b, 1), position[b]))
@@ -388,8 +351,9 @@ def _plan_by_size(
     return buffers
 
 
-def _plan_bytes(groups: Iterable[Sequence[str]], sizes: Mapping[str, int]) -> int:
-    return sum(max(sizes.get(b, 1) for b in group) for group in groups)
+def _plan_bytes(info: _Analysis, groups: Iterable[Sequence[str]]) -> int:
+    ranges = info.ranges
+    return plan_bytes([[(b, ranges[b]) for b in group] for group in groups])
 
 
 def _plan(
@@ -399,7 +363,7 @@ def _plan(
     groups = _plan_online(info, blobs, sizes, dag=dag)
     if sizes is not None:
         other = _plan_by_size(info, blobs, sizes, dag=dag)
-        if _plan_bytes(other, sizes) < _plan_bytes(groups, sizes):
+        if _plan_bytes(info, other) < _plan_bytes(info, groups):
             groups = other
     return groups
 
@@ -407,15 +371,25 @@ def _plan(
 def _shareable_blobs(
     net: caffe2_pb2.NetDef, info: _Analysis, shareable: Callable[[str], bool], keep: set[str]
 ) -> list[str]:
-    """Blobs that may be renamed, in order of first write (then output position)."""
-    blocked = keep | info.read_before_write | info.final | info.control
-    blocked |= set(net.external_input) | set(net.external_output)
+    """Storages that may be renamed, by root, in order of first write (then output position).
+
+    A kept or external blob keeps its whole storage.
+    """
+    live = info.liveness
+    blocked = info.blocked | live.roots(keep | set(net.external_input) | set(net.external_output))
+    storage, ranges = live.storage, live.ranges
     found: list[str] = []
     for i, writes in enumerate(info.writes):
         for b in writes:
-            if info.first_write.get(b) == i and b not in blocked and shareable(b):
+            if storage.get(b) == b and ranges[b].defined == i and b not in blocked and shareable(b):
                 found.append(b)
     return found
+
+
+def _root_sizes(info: _Analysis, blobs: Iterable[str]) -> dict[str, int]:
+    """Known sizes of the storages ``blobs`` (the largest member's; unknown ones left out)."""
+    ranges = info.ranges
+    return {b: size for b in blobs if (size := ranges[b].size) is not None}
 
 
 def _rewrite(
@@ -447,10 +421,12 @@ def _recycle_dag(
     namescope: str,
     keep: set[str],
     blob_shapes: Mapping[str, BlobSize] | None,
+    view_ops: ViewOps | None,
 ) -> caffe2_pb2.NetDef:
-    info = _analyze(net)
+    sizes = _sizes(blob_shapes)
+    info = _analyze(net, view_rule(view_ops), sizes=sizes)
     blobs = _shareable_blobs(net, info, shareable, keep)
-    groups = _plan(info, blobs, _sizes(blob_shapes, blobs), dag=True)
+    groups = _plan(info, blobs, None if sizes is None else _root_sizes(info, blobs), dag=True)
     return _rewrite(net, info, groups, blobs, namescope)
 
 
@@ -462,6 +438,7 @@ def compute_blob_recycling_for_dag(
     dont_share_blob_names: Iterable[str] | None = None,
     keep_blob_names: Iterable[str] | None = None,
     blob_shapes: Mapping[str, BlobSize] | None = None,
+    view_ops: ViewOps | None = None,
 ) -> caffe2_pb2.NetDef:
     """Share buffers among blobs in a way that is safe for every execution order.
 
@@ -492,6 +469,12 @@ def compute_blob_recycling_for_dag(
         least as large as the blob, else the largest), and of two placements
         -- in program order, and largest blob first -- the one with fewer
         bytes is kept; without, a blob takes the most reused free buffer.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).
+        A view and the blob it views are one storage: it keeps its name, the
+        storage is renamed (by its root) or kept as a whole, and no blob takes
+        its buffer until every op touching any view of it has run.
 
     Returns
     -------
@@ -518,7 +501,14 @@ def compute_blob_recycling_for_dag(
         predicate = chosen.__contains__
     keep = _names(dont_share_blob_names, "dont_share_blob_names")
     keep |= _names(keep_blob_names, "keep_blob_names")
-    return _recycle_dag(proto, predicate, namescope=namescope, keep=keep, blob_shapes=blob_shapes)
+    return _recycle_dag(
+        proto,
+        predicate,
+        namescope=namescope,
+        keep=keep,
+        blob_shapes=blob_shapes,
+        view_ops=view_ops,
+    )
 
 
 def _is_gradient_op(op: caffe2_pb2.OperatorDef) -> bool:
@@ -537,6 +527,8 @@ def share_grad_blobs(
     dont_share_blobs: Iterable[str] | None = None,
     share_activations: bool = False,
     blob_shapes: Mapping[str, BlobSize] | None = None,
+    *,
+    view_ops: ViewOps | None = None,
 ) -> caffe2_pb2.NetDef:
     """Share the buffers of gradient blobs in a training net (Torch's ``shareGradInput``).
 
@@ -571,6 +563,9 @@ def share_grad_blobs(
         Also share forward activations in the scope.
     blob_shapes : mapping of str to shape or int, optional
         Shapes (or sizes) used to pick the best-fitting free buffer.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs (default
+        ``{"Alias"}``; see :func:`compute_blob_recycling_for_dag`).
 
     Returns
     -------
@@ -650,6 +645,7 @@ def share_grad_blobs(
         namescope=namescope,
         keep=dont | loss_names | grads,
         blob_shapes=blob_shapes,
+        view_ops=view_ops,
     )
 
 
@@ -659,6 +655,7 @@ def optimize_inference_for_dag(
     namescope: str = "",
     *,
     blob_shapes: Mapping[str, BlobSize] | None = None,
+    view_ops: ViewOps | None = None,
 ) -> caffe2_pb2.NetDef:
     """Share the buffers of every intermediate blob of an inference net run as a DAG.
 
@@ -676,6 +673,9 @@ def optimize_inference_for_dag(
         Prefix of the generated buffer names.
     blob_shapes : mapping of str to shape or int, optional
         Shapes (or sizes) used to pick the best-fitting free buffer.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs (default
+        ``{"Alias"}``; see :func:`compute_blob_recycling_for_dag`).
 
     Returns
     -------
@@ -724,6 +724,7 @@ def optimize_inference_for_dag(
         namescope=namescope,
         keep=inputs,
         blob_shapes=blob_shapes,
+        view_ops=view_ops,
     )
 
 
@@ -768,12 +769,18 @@ def sharing_summary(
     original: NetLike,
     optimized: NetLike,
     blob_sizes: Mapping[str, BlobSize] | None = None,
+    *,
+    view_ops: ViewOps | None = None,
 ) -> SharingStats:
     """Compare a net with its rewrite: produced blobs and bytes before and after.
 
     The rewrite must keep the ops in their order (as the functions of this
     module do); op ``i``'s ``j``-th output in ``optimized`` is the renamed
-    ``j``-th output of op ``i`` in ``original``.
+    ``j``-th output of op ``i`` in ``original``.  The figures are the
+    design-7 metrics of :mod:`memonger.alloc.liveness`: produced storages
+    (a view counts with the storage it views, ``view_ops`` as in
+    :func:`compute_blob_recycling_for_dag`), their naive bytes before and the
+    plan bytes of the rewrite's buffers after.
 
     Parameters
     ----------
@@ -781,6 +788,8 @@ def sharing_summary(
         The net and its rewrite.
     blob_sizes : mapping of str to shape or int, optional
         Size (or shape) of every blob of ``original`` that an op produces.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views (default ``{"Alias"}``).
 
     Returns
     -------
@@ -812,8 +821,8 @@ def sharing_summary(
         raise UnsupportedNetError(
             f"the nets have {len(a.op)} and {len(b.op)} ops; sharing_summary needs the same ops"
         )
-    renamed: dict[str, set[str]] = {}
-    produced: set[str] = set()
+    new_name: dict[str, str] = {}
+    outputs: dict[str, None] = {}
     for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
         if len(op_a.output) != len(op_b.output) or op_a.type != op_b.type:
             raise UnsupportedNetError(
@@ -821,18 +830,23 @@ def sharing_summary(
                 f"(type or number of outputs)"
             )
         for old, new in zip(op_a.output, op_b.output, strict=True):
-            produced.add(old)
-            renamed.setdefault(new, set()).add(old)
-    sizes = _sizes(blob_sizes, produced)
+            outputs.setdefault(old, None)
+            new_name.setdefault(old, new)
+    sizes = _sizes(blob_shapes=blob_sizes, names=outputs)
+    if sizes is not None:
+        for name in outputs:
+            if name not in sizes:
+                raise MissingSizeError(f"no size for produced blob {name!r}")
+    live = net_liveness(net_accesses(a, view_ops), blob_sizes=sizes)
+    produced = live.produced_ranges()
+    buffers: dict[str, list[tuple[str, LiveRange]]] = {}
+    for root, r in produced.items():
+        buffers.setdefault(new_name.get(root, root), []).append((root, r))
     if sizes is None:
-        return SharingStats(len(produced), len(renamed))
-
-    def size(name: str) -> int:
-        try:
-            return sizes[name]
-        except KeyError:
-            raise MissingSizeError(f"no size for produced blob {name!r}") from None
-
-    before = sum(size(x) for x in produced)
-    after = sum(max(size(x) for x in olds) for olds in renamed.values())
-    return SharingStats(len(produced), len(renamed), before, after)
+        return SharingStats(len(produced), len(buffers))
+    return SharingStats(
+        len(produced),
+        len(buffers),
+        naive_bytes(produced),
+        plan_bytes(buffers.values(), produced),
+    )

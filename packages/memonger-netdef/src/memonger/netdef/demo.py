@@ -22,10 +22,12 @@ from memonger.netdef.cli import (
     EXIT_OK,
     OptimizeResult,
     check_result,
+    measure,
     optimize_net,
     renaming,
 )
 from memonger.netdef.models import TrainingNet, resnet50_training, small_resnet_training
+from memonger.netdef.views import ViewOps
 
 __all__ = ["DEMO_MODES", "DemoMode", "report_row", "run_demo"]
 
@@ -61,12 +63,17 @@ def report_row(
     sizes: Mapping[str, int],
     *,
     extra: Mapping[str, str | int | float | bool | None] | None = None,
+    view_ops: ViewOps | None = None,
 ) -> Any:
     """A :class:`memonger.stats.NetReport` row for one optimization of ``original``.
 
-    The lower bound is the peak of live bytes in the result's op order, or
-    the exact solver's bound where that is higher; the plan is the sum over
-    buffers of their largest blob.  ``optimal`` is True when the plan meets
+    Its figures are those of :func:`memonger.netdef.cli.measure` (the
+    design-7 metrics of :mod:`memonger.alloc.liveness`, views with the
+    storage they view, ``view_ops`` as in
+    :func:`memonger.netdef.views.view_rule`).  The lower bound is the peak
+    of live bytes in the result's op order, or the exact solver's bound
+    where that is higher; the plan is the sum over buffers of their largest
+    blob.  ``optimal`` is True when the plan meets
     the peak of live bytes or the exact solver proved it optimal, False when
     the exact solver ran out of time without a proof, and None otherwise (a
     heuristic's plan above the peak may or may not be optimal).
@@ -86,6 +93,18 @@ def report_row(
     )
     from dataclasses import replace
 
+    m = measure(original, result, sizes, view_ops=view_ops)
+    assert m.naive_bytes is not None
+    assert m.plan_bytes is not None
+    assert m.peak_bytes is not None
+    row = replace(
+        row,
+        blobs_before=m.blobs_before,
+        blobs_after=m.blobs_after,
+        naive_nbytes=m.naive_bytes,
+        plan_nbytes=m.plan_bytes,
+        peak_nbytes=m.peak_bytes,
+    )
     bound = row.lower_bound
     if result.lower_bound is not None and result.lower_bound > bound:
         bound = result.lower_bound

@@ -7,11 +7,13 @@ written for the first time.  It is meant for "simple" nets, executed op after
 op; for nets executed as a DAG use
 :func:`memonger.netdef.dag.optimize_inference_for_dag`.
 
-Unlike the original, a blob stays live until the last op that reads **or
-writes** it (a net that writes a blob again after its last read keeps its
-data), two outputs of one op never receive the same buffer, blobs on
-different devices never share, and outer blobs referenced by nested nets are
-live across the op that owns them (and are renamed inside it).
+Liveness is :mod:`memonger.alloc.liveness`'s (a view lives with the
+storage it views, which keeps its name).  Unlike the original, a blob stays
+live until the last op that reads **or writes** it (a net that writes a
+blob again after its last read keeps its data), two outputs of one op never
+receive the same buffer, blobs on different devices never share, and outer
+blobs referenced by nested nets are live across the op that owns them (and
+are renamed inside it).
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ from memonger.netdef.dag import (
     _names,
     _plan,
     _rewrite,
+    _root_sizes,
     _shareable_blobs,
     _sizes,
 )
 from memonger.netdef.netlike import NetLike, netdef_of
+from memonger.netdef.views import ViewOps, view_rule
 
 __all__ = ["optimize_inference_fast"]
 
@@ -39,6 +43,7 @@ def optimize_inference_fast(
     *,
     blob_shapes: Mapping[str, BlobSize] | None = None,
     namescope: str = "",
+    view_ops: ViewOps | None = None,
 ) -> caffe2_pb2.NetDef:
     """Recycle blob buffers along the program order of ``net`` (linear scan).
 
@@ -63,6 +68,11 @@ def optimize_inference_fast(
         blob takes the most reused free buffer.
     namescope : str, optional
         Prefix of the generated buffer names ``<namescope>__m<k>_shared``.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).  A
+        view and the blob it views are one storage, live until the last
+        access to any of them; views keep their names.
 
     Returns
     -------
@@ -81,7 +91,8 @@ def optimize_inference_fast(
     """
     proto = netdef_of(net)
     static = _names(static_blobs, "static_blobs")
-    info = _analyze(proto, need_ancestors=False)
+    sizes = _sizes(blob_shapes)
+    info = _analyze(proto, view_rule(view_ops), need_ancestors=False, sizes=sizes)
     blobs = _shareable_blobs(proto, info, lambda _: True, static)
-    groups = _plan(info, blobs, _sizes(blob_shapes, blobs), dag=False)
+    groups = _plan(info, blobs, None if sizes is None else _root_sizes(info, blobs), dag=False)
     return _rewrite(proto, info, groups, blobs, namescope)

@@ -2,7 +2,9 @@
 
 :func:`release_blobs_when_used` is Caffe2's memonger function of the same
 name: it inserts ``Free`` ops so that a caching allocator can reuse the
-memory of intermediate blobs right after their last use.
+memory of intermediate blobs right after their last use.  Last uses come
+from :func:`memonger.alloc.compute_liveness` (the project's one liveness
+model), over storages: a blob and its views are freed together.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from typing import Any
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.rename import as_netdef
-from memonger.netdef.rewrite import names_set, net_accesses
+from memonger.netdef.rewrite import names_set, net_accesses, net_liveness
+from memonger.netdef.views import ViewOps, view_rule
 
 __all__ = ["release_blobs_when_used"]
 
@@ -21,33 +24,43 @@ def release_blobs_when_used(
     netproto: Any,
     dont_free_blobs: Iterable[str] | None,
     selector_fun: Callable[[str], bool] | None = None,
+    *,
+    view_ops: ViewOps | None = None,
 ) -> caffe2_pb2.NetDef:
     """Return a copy of a net with ``Free(b) -> b`` after each blob's last access.
 
-    A blob is freed when all of these hold:
+    Liveness is :func:`memonger.alloc.compute_liveness`'s, over storages: a
+    view (the output of ``Alias``, or of an op of ``view_ops``) and the blob
+    it views are one storage.  A storage is freed when all of these hold:
 
     - it is produced in the net (its first access is a write by an op) and
-      is not an external input or output;
-    - some op reads it (a blob nobody reads is left for the caller to fetch);
-    - no ``Alias`` op reads or writes it (its memory may be shared);
-    - it is not in ``dont_free_blobs`` and ``selector_fun(blob)`` is true
-      when ``selector_fun`` is given.
+      none of its blobs is an external input or output;
+    - some op reads each of its blobs (a blob nobody reads is left for the
+      caller to fetch, and with it its storage);
+    - no view op (``Alias``...) reads or writes any of its blobs: memory
+      that views share is never freed, so no ``Free`` can reach a storage
+      while a view of it is live, nor free it through a view;
+    - none of its blobs is in ``dont_free_blobs``, and ``selector_fun(blob)``
+      is true for each of them when ``selector_fun`` is given.
 
-    The ``Free`` op goes right after the blob's last access, a read or a
-    write; an op whose nested nets (step nets, ``then_net``...) reference the
-    blob, or that lists it as a control input, accesses it.  A blob whose
-    last access already is a ``Free`` op is not freed again.  Use this only
-    with a caching memory allocator.
+    The ``Free`` goes right after the storage's last access (a read or a
+    write); an op whose nested nets (step nets, ``then_net``...) reference
+    the blob, or that lists it as a control input, accesses it.  A storage
+    whose last access already is a ``Free`` op is not freed again.  Use this
+    only with a caching memory allocator.
 
     Parameters
     ----------
     netproto : caffe2_pb2.NetDef or object with ``.Proto()``
         The net; it is not modified.
     dont_free_blobs : iterable of str or None
-        Blobs never to free.  A bare string is refused (its characters are
-        not blob names).
+        Blobs never to free (nor the storage they belong to).  A bare string
+        is refused (its characters are not blob names).
     selector_fun : callable, optional
         Returns True for the blobs that may be freed.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).
 
     Returns
     -------
@@ -67,40 +80,42 @@ def release_blobs_when_used(
     >>> freed = release_blobs_when_used(net, dont_free_blobs=set())
     >>> [(op.type, op.input[0]) for op in freed.op]
     [('FC', 'data'), ('Relu', 'x'), ('Sum', 'x'), ('Free', 'x'), ('Free', 'y')]
+
+    A storage with a view is never freed, whatever the name it is read by:
+
+    >>> _ = net.op.add(type="Alias", input=["x"], output=["v"])
+    >>> _ = net.op.add(type="Relu", input=["v"], output=["z"])
+    >>> freed = release_blobs_when_used(net, dont_free_blobs=["z"])
+    >>> [(op.type, op.input[0]) for op in freed.op][3:]
+    [('Free', 'y'), ('Alias', 'x'), ('Relu', 'v')]
     """
     dont_free = names_set(dont_free_blobs, "dont_free_blobs")
     net = as_netdef(netproto)
-    accesses = net_accesses(net)
+    rule = view_rule(view_ops)
+    accesses = net_accesses(net, rule)
+    live = net_liveness(accesses)
+    read = {name for acc in accesses for name in (*acc.input, *acc.control_input)}
+    viewed = {
+        name
+        for op, acc in zip(net.op, accesses, strict=True)
+        if op.type in rule.types or acc.views
+        for name in (*acc.input, *acc.output)
+    }
+    excluded = live.roots(dont_free | viewed | set(net.external_input) | set(net.external_output))
 
-    produced: set[str] = set()
-    seen: set[str] = set()
-    read: set[str] = set()
-    aliased: set[str] = set()
-    last_access: dict[str, int] = {}
-    for pos, (op, access) in enumerate(zip(net.op, accesses, strict=True)):
-        if op.type == "Alias":
-            aliased.update(op.input)
-            aliased.update(op.output)
-        for name in access.input + access.control_input:
-            seen.add(name)
-            read.add(name)
-            last_access[name] = pos
-        for name in access.output:
-            if name not in seen:
-                seen.add(name)
-                produced.add(name)
-            last_access[name] = pos
-
-    excluded = dont_free | aliased | set(net.external_input) | set(net.external_output)
-    frees: dict[int, list[str]] = {}
-    for name, pos in last_access.items():
-        if name not in produced or name not in read or name in excluded:
+    frees: dict[int, set[str]] = {}
+    for root, r in live.ranges.items():
+        members = live.members(root)
+        if root not in live.produced or r.defined < 0 or root in excluded:
             continue
+        if not all(name in read for name in members):
+            continue
+        pos = live.last_access[root]
         if net.op[pos].type == "Free":
             continue
-        if selector_fun is not None and not selector_fun(name):
+        if selector_fun is not None and not all(selector_fun(name) for name in members):
             continue
-        frees.setdefault(pos, []).append(name)
+        frees.setdefault(pos, set()).add(root)
     if not frees:
         return net
 
@@ -109,12 +124,17 @@ def release_blobs_when_used(
     del result.op[:]
     for pos, op in enumerate(net.op):
         result.op.append(op)
-        access = accesses[pos]
-        names = frees.get(pos)
-        if names is None:
+        roots = frees.get(pos)
+        if roots is None:
             continue
-        wanted = set(names)
-        for name in dict.fromkeys(access.input + access.control_input + access.output):
-            if name in wanted:
-                result.op.add(type="Free", input=[name], output=[name])
+        access = accesses[pos]
+        touched = list(dict.fromkeys(access.input + access.control_input + access.output))
+        names = [name for name in touched if live.root(name) in roots]
+        # then the views (and bases) this op does not name, in their storage's order
+        ordered_roots = dict.fromkeys(live.root(name) for name in names)
+        ordered_roots.update(dict.fromkeys(root for root in live.ranges if root in roots))
+        for root in ordered_roots:
+            names.extend(m for m in live.members(root) if m not in names)
+        for name in names:
+            result.op.add(type="Free", input=[name], output=[name])
     return result

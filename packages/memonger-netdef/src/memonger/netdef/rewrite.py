@@ -21,10 +21,13 @@ import networkx as nx
 from memonger.alloc import (
     AllocationResult,
     AssignmentAlgorithm,
+    Liveness,
     LiveRange,
     allocate,
     compute_blob_assignments,
-    compute_ranges,
+    compute_liveness,
+    naive_bytes,
+    plan_bytes,
 )
 from memonger.graph import compute_interference_graph, topological_sort_traversal
 from memonger.netdef import caffe2_pb2
@@ -32,6 +35,7 @@ from memonger.netdef.devices import CPU, Device, blob_devices_of
 from memonger.netdef.errors import VerificationError
 from memonger.netdef.nested import nested_nets, net_blob_names
 from memonger.netdef.rename import as_netdef, rename_in_place
+from memonger.netdef.views import ViewOps, ViewRule, view_rule
 
 __all__ = [
     "InterferencePlan",
@@ -40,9 +44,11 @@ __all__ = [
     "blob_devices",
     "names_set",
     "net_accesses",
+    "net_liveness",
     "optimize_interference",
     "plan_buffers",
     "plan_interference",
+    "storage_accesses",
     "unshareable_blobs",
 ]
 
@@ -130,9 +136,13 @@ class OpAccess:
     a nested net counts as reading and writing them); ``control_input`` the
     op's control inputs, which order it after their producers and keep their
     buffers unshared up to the op without consuming the value (a blob whose
-    last access is a write still lives to the end).  ``type`` and ``name`` are
-    the op's, for error messages.  Instances are op-like for
-    :mod:`memonger.graph` and :mod:`memonger.alloc`.
+    last access is a write still lives to the end).  ``views`` are the
+    ``(output_index, input_index)`` pairs of the views the op declares (its
+    own, by :mod:`memonger.netdef.views`, and those its nested nets declare
+    between outer blobs); ``nested_refs`` the outer blobs its nested nets
+    reference.  ``type`` and ``name`` are the op's, for error messages.
+    Instances are op-like for :mod:`memonger.graph` and :mod:`memonger.alloc`
+    (:func:`memonger.alloc.compute_liveness` reads ``views``).
     """
 
     input: list[str] = field(default_factory=list)
@@ -140,6 +150,8 @@ class OpAccess:
     control_input: list[str] = field(default_factory=list)
     type: str = ""
     name: str = ""
+    views: list[tuple[int, int]] = field(default_factory=list)
+    nested_refs: list[str] = field(default_factory=list)
 
 
 def names_set(names: Iterable[str] | None, what: str) -> set[str]:
@@ -167,8 +179,35 @@ def names_set(names: Iterable[str] | None, what: str) -> set[str]:
     return set(names)
 
 
-def net_accesses(net: caffe2_pb2.NetDef) -> list[OpAccess]:
+def _written_names(net: caffe2_pb2.NetDef) -> set[str]:
+    """Blobs the ops of ``net`` (and of its nested nets) write."""
+    names: set[str] = set()
+    for op in net.op:
+        names.update(op.output)
+        for nested in nested_nets(op):
+            names |= _written_names(nested.net)
+    return names
+
+
+def net_accesses(
+    net: caffe2_pb2.NetDef,
+    view_ops: ViewOps | ViewRule | None = None,
+    *,
+    read_only_refs: bool = False,
+) -> list[OpAccess]:
     """The blobs each op of ``net`` reads and writes, nested nets included.
+
+    Parameters
+    ----------
+    net : caffe2_pb2.NetDef
+        The net.
+    view_ops : iterable of str or mapping, optional
+        The ops declaring views (:func:`memonger.netdef.views.view_rule`;
+        default ``{"Alias"}``).
+    read_only_refs : bool, optional
+        When True, an outer blob that the nested nets only read (no op in
+        them writes it and it is no output of the op) is an input of the op
+        only; by default every referenced outer blob is read and written.
 
     Examples
     --------
@@ -176,33 +215,119 @@ def net_accesses(net: caffe2_pb2.NetDef) -> list[OpAccess]:
     >>> _ = net.op.add(type="Relu", input=["x"], output=["a"], control_input=["x"])
     >>> op = net.op.add(type="RecurrentNetwork", input=["a"], output=["h"])
     >>> _ = op.arg.add(name="step_net").n.op.add(type="FC", input=["a_t", "W"], output=["h_t"])
+    >>> _ = net.op.add(type="Alias", input=["h"], output=["v"])
     >>> [(acc.input, acc.output) for acc in net_accesses(net)]
-    [(['x'], ['a']), (['a', 'W'], ['h', 'W'])]
-    >>> net_accesses(net)[0].control_input
-    ['x']
+    [(['x'], ['a']), (['a', 'W'], ['h', 'W']), (['h'], ['v'])]
+    >>> net_accesses(net)[0].control_input, net_accesses(net)[2].views
+    (['x'], [(0, 0)])
+    >>> net_accesses(net, read_only_refs=True)[1].output
+    ['h']
     """
+    rule = view_rule(view_ops)
     outer: set[str] | None = None
     accesses: list[OpAccess] = []
     for op in net.op:
         reads = list(op.input)
         writes = list(op.output)
+        views = list(rule(op))
+        ordered: list[str] = []
         if op.arg:
             if outer is None:
-                outer = set(net.external_input)
+                outer = set(net.external_input) | set(net.external_output)
                 for other in net.op:
                     outer.update(other.input)
                     outer.update(other.output)
                     outer.update(other.control_input)
             refs: set[str] = set()
+            written: set[str] = set()
             for nested in nested_nets(op):
                 refs.update(net_blob_names(nested.net))
+                if read_only_refs:
+                    written |= _written_names(nested.net)
             refs &= outer
             if refs:
                 ordered = sorted(refs)
                 reads.extend(ordered)
-                writes.extend(ordered)
-        accesses.append(OpAccess(reads, writes, list(op.control_input), type=op.type, name=op.name))
+                if read_only_refs:
+                    own = set(op.output)
+                    writes.extend(b for b in ordered if b in written or b in own)
+                else:
+                    writes.extend(ordered)
+                for view, base in rule.nested_name_pairs(op):
+                    if view in refs and base in refs and view != base:
+                        out_index = writes.index(view, len(op.output))
+                        views.append((out_index, reads.index(base, len(op.input))))
+        accesses.append(
+            OpAccess(
+                reads,
+                writes,
+                list(op.control_input),
+                type=op.type,
+                name=op.name,
+                views=views,
+                nested_refs=ordered,
+            )
+        )
     return accesses
+
+
+def net_liveness(
+    accesses: Sequence[OpAccess],
+    order: Sequence[int] | None = None,
+    blob_sizes: Mapping[str, int | None] | None = None,
+    *,
+    partial_sizes: bool = True,
+) -> Liveness:
+    """:func:`memonger.alloc.compute_liveness` of the accesses run in ``order``.
+
+    Views are those the accesses declare (:func:`net_accesses`).  With
+    ``partial_sizes`` (the default) ``blob_sizes`` may lack blobs: they count
+    as unknown (one byte, the project's one unknown-size policy); without,
+    a missing blob raises :class:`memonger.alloc.MissingSizeError`.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef()
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = net.op.add(type="Alias", input=["a"], output=["b"])
+    >>> _ = net.op.add(type="Relu", input=["b"], output=["y"])
+    >>> live = net_liveness(net_accesses(net), blob_sizes={"a": 8})
+    >>> live.ranges["a"], live.members("a")
+    (LiveRange(defined=0, used=2, size=8), ('a', 'b'))
+    """
+    linear = list(accesses) if order is None else [accesses[i] for i in order]
+    sizes: Mapping[str, int | None] | None = blob_sizes
+    if blob_sizes is not None and partial_sizes:
+        sizes = {}
+        for acc in linear:
+            for name in (*acc.input, *acc.output, *acc.control_input):
+                sizes[name] = blob_sizes.get(name)
+    return compute_liveness(linear, sizes)
+
+
+def storage_accesses(accesses: Sequence[OpAccess], storage: Mapping[str, str]) -> list[OpAccess]:
+    """The accesses with every name replaced by its storage root.
+
+    Dependencies computed on them are dependencies between storages: a
+    write through a view orders after every read of any view of the same
+    storage.  Without views they equal ``accesses``.
+    """
+    if not any(name != root for name, root in storage.items()):
+        return list(accesses)
+
+    def resolve(names: Iterable[str]) -> list[str]:
+        return [storage.get(name, name) for name in names]
+
+    return [
+        OpAccess(
+            resolve(acc.input),
+            resolve(acc.output),
+            resolve(acc.control_input),
+            type=acc.type,
+            name=acc.name,
+        )
+        for acc in accesses
+    ]
 
 
 def blob_devices(
@@ -233,14 +358,20 @@ def blob_devices(
 
 
 def unshareable_blobs(
-    net: caffe2_pb2.NetDef, ranges: Mapping[str, LiveRange], static_blobs: Iterable[str]
+    net: caffe2_pb2.NetDef,
+    ranges: Mapping[str, LiveRange],
+    static_blobs: Iterable[str],
+    liveness: Liveness | None = None,
 ) -> set[str]:
     """Blobs that may never be renamed or shared (design 3.2, devices aside).
 
     External inputs and outputs, ``static_blobs``, and every blob read before
-    any op writes it (an input of the net).
+    any op writes it (an input of the net).  With ``liveness``, each of them
+    stands for its whole storage group (:meth:`memonger.alloc.Liveness.roots`).
     """
     fixed = set(static_blobs) | set(net.external_input) | set(net.external_output)
+    if liveness is not None:
+        fixed = liveness.roots(fixed)
     fixed.update(name for name, r in ranges.items() if r.defined < 0)
     return fixed
 
@@ -252,9 +383,10 @@ def _allocate_by_device(
     algo: AssignmentAlgorithm | str | Callable[..., Any],
     accesses: Sequence[OpAccess] | None,
     time_limit: float | None,
+    liveness: Liveness | None = None,
 ) -> tuple[list[Assignment], dict[Device, AllocationResult]]:
     """Buffers of every device group, kept blobs last, and each group's allocation result."""
-    fixed = unshareable_blobs(net, ranges, static_blobs)
+    fixed = unshareable_blobs(net, ranges, static_blobs, liveness)
     devices = blob_devices(net, accesses)
     groups: dict[Device, dict[str, LiveRange]] = {}
     for name, live in ranges.items():
@@ -315,11 +447,6 @@ def plan_buffers(
     return assignments, compute_blob_assignments(assignments)
 
 
-def _nbytes(live: LiveRange) -> int:
-    """A blob's bytes in a plan: its size, 1 when unknown (as the allocators count it)."""
-    return 1 if live.size is None else int(live.size)
-
-
 def _check_order(order: Sequence[int], graph: nx.DiGraph[Any], n_ops: int) -> None:
     if sorted(order) != list(range(n_ops)):
         raise VerificationError(
@@ -343,6 +470,7 @@ def plan_interference(
     *,
     verify: bool = True,
     time_limit: float | None = None,
+    view_ops: ViewOps | None = None,
 ) -> InterferencePlan:
     """Reorder a net, let blobs with disjoint lifetimes share buffers, and rate the plan.
 
@@ -353,13 +481,22 @@ def plan_interference(
     1. Build the dependency graph of the ops (read-after-write,
        write-after-read, write-after-write and control dependencies) and
        order it with ``ordering_function``.
-    2. Compute every blob's live range in that order; an op with nested nets
-       reads and writes every outer blob they reference.
-    3. Assign blobs to buffers with ``algo``, separately per device, never
-       sharing external inputs or outputs, ``static_blobs`` or inputs of the
-       net.
-    4. Rename each blob of a shared buffer to the buffer's canonical blob
-       (as :func:`~memonger.netdef.rename.apply_assignments` does).
+    2. Compute the live range of every storage in that order with
+       :func:`memonger.alloc.compute_liveness` (the project's one liveness
+       policy); an op with nested nets reads and writes every outer blob
+       they reference.  A view (an ``Alias`` output, or an op of
+       ``view_ops``) is no allocation: it and the blob it views form one
+       storage, live until the last access to any of them.
+    3. Assign storages to buffers with ``algo``, separately per device,
+       never sharing external inputs or outputs, ``static_blobs`` or inputs
+       of the net (nor any storage holding one of them).
+    4. Rename each storage of a shared buffer to the buffer's canonical blob
+       (as :func:`~memonger.netdef.rename.apply_assignments` does).  Views
+       keep their names: only a storage's root (the member named first) is
+       renamed, so the members of a storage are never renamed apart.
+
+    Dependencies are those between storages: a write through a view orders
+    after every earlier read of the storage, whatever name it is read by.
 
     Parameters
     ----------
@@ -383,6 +520,9 @@ def plan_interference(
         Seconds the exact solver (``DYNAMIC_PROGRAMMING``) may search for
         each device's blobs; by default its own budget.  When the budget runs
         out the best plan found is used (never worse than greedy).
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`); default ``{"Alias"}``.
 
     Returns
     -------
@@ -410,17 +550,18 @@ def plan_interference(
     original = as_netdef(net)
     static = names_set(static_blobs, "static_blobs")
 
-    accesses = net_accesses(original)
-    graph = compute_interference_graph(accesses)
+    accesses = net_accesses(original, view_ops)
+    storage = compute_liveness(accesses).storage
+    graph = compute_interference_graph(storage_accesses(accesses, storage))
     order = list(ordering_function(graph))
     _check_order(order, graph, len(accesses))
 
-    linear = [accesses[i] for i in order]
-    ranges = compute_ranges(linear, blob_sizes)
-    fixed = unshareable_blobs(original, ranges, static)
+    live = net_liveness(accesses, order, blob_sizes, partial_sizes=False)
+    ranges = live.ranges
+    fixed = unshareable_blobs(original, ranges, static, live)
 
     assignments, allocations = _allocate_by_device(
-        original, ranges, static, algo, accesses, time_limit
+        original, ranges, static, algo, accesses, time_limit, live
     )
     blob_assignments = compute_blob_assignments(assignments)
     leaked = fixed & blob_assignments.keys()
@@ -439,17 +580,16 @@ def plan_interference(
     if verify:
         from memonger.netdef.verify import verify_execution_equivalence
 
-        result = verify_execution_equivalence(original, optimized)
+        result = verify_execution_equivalence(original, optimized, view_ops=view_ops)
         if not result.ok:
             raise VerificationError(f"optimized net is not equivalent: {result.message}")
-    produced = {name for op in original.op for name in op.output}
-    kept_bytes = sum(_nbytes(ranges[name]) for name in fixed & produced if name in ranges)
-    shared_bytes = sum(r.nbytes for r in allocations.values())
+    produced = live.produced_ranges()
+    kept_bytes = naive_bytes({name: r for name, r in produced.items() if name in fixed})
     return InterferencePlan(
         Optimization(optimized, assignments, blob_assignments),
         allocations,
         order,
-        shared_bytes + kept_bytes,
+        plan_bytes(assignments, produced),
         kept_bytes,
     )
 
@@ -463,6 +603,7 @@ def optimize_interference(
     *,
     verify: bool = True,
     time_limit: float | None = None,
+    view_ops: ViewOps | None = None,
 ) -> Optimization:
     """Reorder a net and let blobs with disjoint lifetimes share buffers.
 
@@ -498,4 +639,5 @@ def optimize_interference(
         algo,
         verify=verify,
         time_limit=time_limit,
+        view_ops=view_ops,
     ).optimization

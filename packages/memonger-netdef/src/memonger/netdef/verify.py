@@ -29,20 +29,23 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from memonger.alloc import compute_liveness
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import VerificationError
 from memonger.netdef.nested import NESTED_NET_ARGS, nested_nets, outer_references
 from memonger.netdef.netlike import NetLike, netdef_of
+from memonger.netdef.views import ViewOps, ViewRule, view_rule
 
 __all__ = [
     "EquivalenceResult",
     "assert_equivalent",
     "graph_difference",
     "inplace_difference",
+    "net_storage",
     "verify_execution_equivalence",
     "verify_graph_equality",
     "verify_inplace_blobs",
@@ -375,6 +378,12 @@ class _OpInfo:
     input_names: list[str]
     ref_writes: list[tuple[str, str]]  # (path of first reference, outer blob)
     dep_writes: list[str]
+    # The storages (roots, memonger.alloc.compute_liveness) behind the names:
+    read_cells: list[str]
+    out_cells: list[str]
+    ref_write_cells: list[tuple[str, str]]
+    dep_cells: list[str]
+    view_outputs: frozenset[int]  # outputs that are views: the op writes no new value there
 
     def read_label(self, position: int) -> str:
         count = len(self.input_names)
@@ -426,8 +435,38 @@ def _outer_names(net: caffe2_pb2.NetDef) -> set[str]:
     return names
 
 
-def _describe_ops(net: caffe2_pb2.NetDef, ids: dict[Hashable, int]) -> list[_OpInfo]:
+def net_storage(
+    net: caffe2_pb2.NetDef, view_ops: ViewOps | ViewRule | None = None
+) -> dict[str, str]:
+    """Every blob name of ``net`` -> the root of its storage (views resolved).
+
+    The storage groups of :func:`memonger.alloc.compute_liveness` with the
+    views of :mod:`memonger.netdef.views` (those that nested nets declare
+    between outer blobs included).
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef()
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = net.op.add(type="Alias", input=["a"], output=["b"])
+    >>> _ = net.op.add(type="Alias", input=["b"], output=["c"])
+    >>> net_storage(net)
+    {'x': 'x', 'a': 'a', 'b': 'a', 'c': 'a'}
+    """
+    from memonger.netdef.rewrite import net_accesses
+
+    return compute_liveness(net_accesses(net, view_ops)).storage
+
+
+def _describe_ops(
+    net: caffe2_pb2.NetDef, ids: dict[Hashable, int], rule: ViewRule
+) -> tuple[list[_OpInfo], dict[str, str]]:
     outer = _outer_names(net)
+    storage = net_storage(net, rule)
+
+    def cells(names: Iterable[str]) -> list[str]:
+        return [storage.get(name, name) for name in names]
+
     infos = []
     for op in net.op:
         inputs, outputs = list(op.input), list(op.output)
@@ -466,6 +505,7 @@ def _describe_ops(net: caffe2_pb2.NetDef, ids: dict[Hashable, int]) -> list[_OpI
         for j, name in enumerate(op.control_input):
             read_names.append(name)
             extra_labels.append(f"control input {j}")
+        view_outputs = frozenset(out for out, inp in rule(op) if outputs[out] != inputs[inp])
         signature = ("op", *_op_signature(op), op.name, len(outputs))
         key = ids.setdefault(signature, len(ids))
         frozen_skeleton = tuple(skeleton)
@@ -486,9 +526,14 @@ def _describe_ops(net: caffe2_pb2.NetDef, ids: dict[Hashable, int]) -> list[_OpI
                 input_names=inputs,
                 ref_writes=ref_writes,
                 dep_writes=outputs + ref_names,
+                read_cells=cells(read_names),
+                out_cells=cells(outputs),
+                ref_write_cells=[(path, storage.get(name, name)) for path, name in ref_writes],
+                dep_cells=cells(outputs + ref_names),
+                view_outputs=view_outputs,
             )
         )
-    return infos
+    return infos, storage
 
 
 class _Reference:
@@ -499,10 +544,10 @@ class _Reference:
     ``origin`` says where each value comes from, to explain divergences.
     """
 
-    def __init__(self, net: caffe2_pb2.NetDef) -> None:
+    def __init__(self, net: caffe2_pb2.NetDef, rule: ViewRule) -> None:
         self.ids: dict[Hashable, int] = {}
         self.origin: dict[int, tuple[Any, ...]] = {}
-        self.infos = _describe_ops(net, self.ids)
+        self.infos, self.storage = _describe_ops(net, self.ids, rule)
         self.reads: list[tuple[int, ...]] = []
         self.pending: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
         self.by_key: dict[int, list[int]] = defaultdict(list)
@@ -510,29 +555,31 @@ class _Reference:
         ids, origin = self.ids, self.origin
         for i, info in enumerate(self.infos):
             values = tuple(
-                state[name] if name in state else self.read_external(state, name)
-                for name in info.read_names
+                state[cell] if cell in state else self.read_external(state, cell)
+                for cell in info.read_cells
             )
             self.reads.append(values)
             self.pending[(info.ident, values)].append(i)
             self.by_key[info.key].append(i)
-            for path, name in info.ref_writes:
+            for (path, name), (_, cell) in zip(info.ref_writes, info.ref_write_cells, strict=True):
                 value = ids.setdefault(("nested", info.ident, path, values), len(ids))
                 origin.setdefault(value, ("nested", i, info.type, name))
-                state[name] = value
-            for k, name in enumerate(info.out_names):
+                state[cell] = value
+            for k, (name, cell) in enumerate(zip(info.out_names, info.out_cells, strict=True)):
                 if info.is_free:
                     value = ids.setdefault(("freed", len(ids)), len(ids))
                     origin[value] = ("freed", i, name)
+                elif k in info.view_outputs:
+                    continue  # a view: the storage it names keeps its value
                 else:
                     value = ids.setdefault(("value", info.ident, k, values), len(ids))
                     origin.setdefault(value, ("op", i, info.type, k))
-                state[name] = value
+                state[cell] = value
         self.external_output = list(net.external_output)
-        self.final = {
-            name: state[name] if name in state else self.read_external(state, name)
-            for name in self.external_output
-        }
+        self.final = {}
+        for name in self.external_output:
+            cell = self.storage.get(name, name)
+            self.final[name] = state[cell] if cell in state else self.read_external(state, cell)
 
     def external(self, name: str) -> int:
         value = self.ids.setdefault(("external", name), len(self.ids))
@@ -642,6 +689,7 @@ def _token(token: tuple[str, str, str], name: str) -> str:
 def _execute(
     ref: _Reference,
     infos: list[_OpInfo],
+    storage: Mapping[str, str],
     order: Sequence[int],
     shown_order: tuple[int, ...] | None,
 ) -> tuple[EquivalenceResult | None, list[int | None]]:
@@ -656,8 +704,8 @@ def _execute(
     for pos in order:
         info = infos[pos]
         values = tuple(
-            state[name] if name in state else ref.read_external(state, name)
-            for name in info.read_names
+            state[cell] if cell in state else ref.read_external(state, cell)
+            for cell in info.read_cells
         )
         slot = (info.ident, values)
         candidates = pending.get(slot)
@@ -670,19 +718,26 @@ def _execute(
         elif not info.is_inserted_kind:
             return _diagnose(ref, pos, info, values, matched, shown_order, local), match
         if info.is_free:
-            for name in info.out_names:
+            for name, cell in zip(info.out_names, info.out_cells, strict=True):
                 value = ids.setdefault(("freed", len(ids)), len(ids))
                 local[value] = ("freed", pos, name, "optimized")
-                state[name] = value
+                state[cell] = value
         elif match[pos] is None:  # an inserted Alias: its outputs are its inputs
-            for k, name in enumerate(info.out_names):
-                source = info.input_names[k] if k < len(info.input_names) else name
-                state[name] = state[source] if source in state else ref.read_external(state, source)
+            for k, cell in enumerate(info.out_cells):
+                if k in info.view_outputs:
+                    continue  # already the storage of its input
+                source = (
+                    storage.get(info.input_names[k], info.input_names[k])
+                    if k < len(info.input_names)
+                    else cell
+                )
+                state[cell] = state[source] if source in state else ref.read_external(state, source)
         else:
-            for path, name in info.ref_writes:
-                state[name] = ids[("nested", info.ident, path, values)]
-            for k, name in enumerate(info.out_names):
-                state[name] = ids[("value", info.ident, k, values)]
+            for path, cell in info.ref_write_cells:
+                state[cell] = ids[("nested", info.ident, path, values)]
+            for k, cell in enumerate(info.out_cells):
+                if k not in info.view_outputs:
+                    state[cell] = ids[("value", info.ident, k, values)]
 
     for original, done in enumerate(matched):
         if not done:
@@ -701,7 +756,8 @@ def _execute(
             )
     for name in ref.external_output:
         expected = ref.final[name]
-        found = state[name] if name in state else ref.read_external(state, name)
+        cell = storage.get(name, name)
+        found = state[cell] if cell in state else ref.read_external(state, cell)
         if expected != found:
             expected_text = ref.describe(expected)
             found_text = ref.describe(found, local)
@@ -728,13 +784,13 @@ def _dependency_edges(infos: list[_OpInfo], *, raw_only: bool) -> set[tuple[int,
     last_writer: dict[str, int] = {}
     readers: dict[str, list[int]] = defaultdict(list)
     for i, info in enumerate(infos):
-        for name in info.read_names:
+        for name in info.read_cells:
             writer = last_writer.get(name)
             if writer is not None and writer != i:
                 edges.add((writer, i))
             if not raw_only:
                 readers[name].append(i)
-        for name in info.dep_writes:
+        for name in info.dep_cells:
             if not raw_only:
                 writer = last_writer.get(name)
                 if writer is not None and writer != i:
@@ -800,6 +856,7 @@ def verify_execution_equivalence(
     orders: Iterable[Sequence[int]] | None = None,
     random_orders: int = 0,
     seed: int = 0,
+    view_ops: ViewOps | None = None,
 ) -> EquivalenceResult:
     """Check by symbolic execution that ``optimized`` computes what ``original`` does.
 
@@ -816,9 +873,18 @@ def verify_execution_equivalence(
       (ops with the same identity are matched by the values they read);
     - every external output ends with the same value.
 
+    Names are resolved to their *storage* (per net, with the views of
+    ``view_ops``, :func:`net_storage`): a view names the storage of the blob
+    it views, so an op writing any name of a storage changes what every
+    view of it reads, and a view op (``Alias``) computes no new value -- its
+    output reads its input's storage.  A rewrite that lets a blob take the
+    buffer of a storage while a view of it is still read is therefore not
+    equivalent.
+
     Ops the rewrite may insert are understood: ``Free(b) -> b`` destroys the
-    value of ``b`` (reading it later is a divergence), an ``Alias`` op without
-    a counterpart passes its input values through.  An op with nested nets
+    value of ``b``'s storage (reading it later, by any name, is a
+    divergence), an ``Alias`` op without a counterpart passes its input
+    values through.  An op with nested nets
     (``step_net``, ``then_net``...) reads every outer blob they reference, at
     each place it is referenced, and writes it anew; a reference to an output
     of the op itself only writes it.  Blobs inside nested nets are compared
@@ -844,6 +910,9 @@ def verify_execution_equivalence(
         read-after-write dependencies and every dependency of inserted ops.
     seed : int, default 0
         Seed of the random orders; the result is deterministic.
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).
 
     Returns
     -------
@@ -894,14 +963,15 @@ expected the value of op #0 Relu output 0, found op #1 Sigmoid output 0
                 message=f"{field} differs: {list_a} in the original, {list_b} in the optimized net",
             )
 
-    ref = _Reference(original_net)
-    infos = _describe_ops(optimized_net, ref.ids)
-    divergence, match = _execute(ref, infos, range(count), None)
+    rule = view_rule(view_ops)
+    ref = _Reference(original_net, rule)
+    infos, storage = _describe_ops(optimized_net, ref.ids, rule)
+    divergence, match = _execute(ref, infos, storage, range(count), None)
     checked = 1
     if divergence is not None:
         return _with_count(divergence, checked)
     for order in extra_orders:
-        divergence, _ = _execute(ref, infos, order, order)
+        divergence, _ = _execute(ref, infos, storage, order, order)
         checked += 1
         if divergence is not None:
             return _with_count(divergence, checked)
@@ -910,7 +980,7 @@ expected the value of op #0 Relu output 0, found op #1 Sigmoid output 0
         rng = random.Random(seed)
         for _ in range(random_orders):
             order = tuple(_random_order(count, edges, rng))
-            divergence, _ = _execute(ref, infos, order, order)
+            divergence, _ = _execute(ref, infos, storage, order, order)
             checked += 1
             if divergence is not None:
                 return _with_count(divergence, checked)
@@ -933,6 +1003,7 @@ def assert_equivalent(
     orders: Iterable[Sequence[int]] | None = None,
     random_orders: int = 0,
     seed: int = 0,
+    view_ops: ViewOps | None = None,
 ) -> EquivalenceResult:
     """Like :func:`verify_execution_equivalence`, but raise when not equivalent.
 
@@ -949,7 +1020,12 @@ def assert_equivalent(
     True
     """
     result = verify_execution_equivalence(
-        original, optimized, orders=orders, random_orders=random_orders, seed=seed
+        original,
+        optimized,
+        orders=orders,
+        random_orders=random_orders,
+        seed=seed,
+        view_ops=view_ops,
     )
     if not result.ok:
         raise VerificationError(result.message)
