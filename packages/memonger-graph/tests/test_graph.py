@@ -12,6 +12,7 @@ from memonger.graph import (
     CycleError,
     GraphError,
     InvalidSizeError,
+    MissingSizeError,
     OrderError,
     UnknownStrategyError,
     check_acyclic,
@@ -196,9 +197,12 @@ def test_order_ops_strategies() -> None:
     g = compute_interference_graph(CONV_OPS)
     assert set(STRATEGIES) == {"program", "longest-path", "memory"}
     assert order_ops(g) == [0, 1, 2, 3]
-    assert order_ops(g, "memory", blob_sizes={"conv0": 10}) == topological_sort_min_memory(
-        g, {"conv0": 10}
-    )
+    sizes = {
+        blob: 10 if blob == "conv0" else None for op in CONV_OPS for blob in (*op.input, *op.output)
+    }
+    assert order_ops(g, "memory", blob_sizes=sizes) == topological_sort_min_memory(g, sizes)
+    with pytest.raises(MissingSizeError, match="has no entry"):
+        order_ops(g, "memory", blob_sizes={"conv0": 10})  # a missing size is an error
     assert order_ops(g, lambda graph: [0, 2, 1, 3]) == [0, 2, 1, 3]
     with pytest.raises(UnknownStrategyError, match="'fastest'"):
         order_ops(g, "fastest")
@@ -242,7 +246,12 @@ def test_order_peak_bytes_conventions() -> None:
     ops = [op("A", ["ext"], ["a"]), op("B", ["a"], ["b"]), op("C", [], ["c"])]
     # unknown sizes count 1; external blobs (never written) never count
     assert order_peak_bytes(ops) == 2
-    assert order_peak_bytes(ops, blob_sizes={"a": 5, "b": 7}) == 12
+    assert order_peak_bytes(ops, blob_sizes={"ext": 99, "a": 5, "b": 7, "c": None}) == 12
+    with pytest.raises(MissingSizeError, match="'ext'"):
+        order_peak_bytes(ops, blob_sizes={"a": 5, "b": 7, "c": 1})
+    # a control input keeps its blob live up to the op naming it (memonger.alloc)
+    ordered = [op("A", [], ["a"]), op("B", ["a"], ["b"]), op("C", ["b"], ["c"], ["a"])]
+    assert order_peak_bytes(ordered, blob_sizes={"a": 10, "b": 40, "c": 60}) == 110
     assert order_peak_bytes([]) == 0
     # a blob read before any write is live from the start
     ops = [op("R", ["w"], ["y"]), op("Upd", ["w"], ["w"])]

@@ -38,7 +38,7 @@ def _wide_nets(**kwargs: Any) -> st.SearchStrategy[RandomNet]:
 
 
 @settings(max_examples=40)
-@given(_wide_nets(), st.sampled_from([0, 5, 60, 400, 3000]))
+@given(_wide_nets(views=True), st.sampled_from([0, 5, 60, 400, 3000]))
 def test_every_budget_gives_a_valid_order_no_worse_than_program(
     net: RandomNet, budget: int
 ) -> None:
@@ -50,11 +50,11 @@ def test_every_budget_gives_a_valid_order_no_worse_than_program(
     assert result.lower_bound <= result.peak <= result.program_peak
     assert result.optimal == (result.peak == result.lower_bound)
     if budget == 0:
-        assert not result.optimal or len(net.op) <= 1
+        assert not result.optimal or len(net.op) <= 1 or result.peak == 0
 
 
 @settings(max_examples=40)
-@given(_wide_nets())
+@given(_wide_nets(views=True))
 def test_single_op_moves_are_scored_exactly(net: RandomNet) -> None:
     g = compute_interference_graph(net.op)
     ix = index_graph(g)
@@ -81,7 +81,7 @@ def test_stretch_reordering_keeps_orders_valid_and_never_worse(
 
 
 @settings(max_examples=40)
-@given(_wide_nets())
+@given(_wide_nets(views=True))
 def test_group_moves_keep_orders_valid_and_never_worse(net: RandomNet) -> None:
     g = compute_interference_graph(net.op)
     ix = index_graph(g)
@@ -99,28 +99,53 @@ def _least_peak(net: RandomNet, g: nx.DiGraph[int]) -> int:
 
 
 def _live_at(net: RandomNet, order: list[int], p: int) -> int:
-    """Live bytes at position ``p`` of ``order``, by the definition (design 7)."""
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    written_last: dict[str, bool] = {}
-    for q, k in enumerate(order):
-        for blob in net.op[k].input:
-            first.setdefault(blob, -1)
-            last[blob], written_last[blob] = q, False
-        for blob in net.op[k].output:
-            first.setdefault(blob, q)
-            last[blob], written_last[blob] = q, True
-    produced = {blob for op in net.op for blob in op.output}
+    """Live bytes at position ``p`` of ``order``, by the definition (design 7, alloc's policy).
+
+    Storages join a view and its base; a storage is live from its first write
+    (the start, if a blob of it is read first) to the last read, write or
+    control input of one of its blobs, and to the end if one of them is not
+    read after its last write.  Creating a view writes nothing.
+    """
+    run = [net.op[k] for k in order]
+    n = len(run)
+    root = {b: b for op in run for b in (*op.input, *op.output, *op.control_input)}
+
+    def find(b: str) -> str:
+        while root[b] != b:
+            b = root[b]
+        return b
+
+    for op in run:
+        for o, i in op.views:
+            root[find(op.output[o])] = find(op.input[i])
+    groups: dict[str, list[str]] = {}
+    for b in root:
+        groups.setdefault(find(b), []).append(b)
     total = 0
-    for blob in produced:
-        end = len(order) - 1 if written_last[blob] else last[blob]
-        if max(first[blob], 0) <= p <= end:
-            total += (net.blob_sizes or {}).get(blob) or 1
+    for blobs in groups.values():
+        produced = any(
+            b in op.output and op.output.index(b) not in {o for o, _ in op.views}
+            for op in run
+            for b in blobs
+        )
+        if not produced:
+            continue
+        start, end = n, -1
+        for b in blobs:
+            acc = []
+            for q, op in enumerate(run):
+                acc += [(q, "r")] * (b in op.input) + [(q, "c")] * (b in op.control_input)
+                acc += [(q, "w")] * (b in op.output)
+            rw = [a for a in acc if a[1] != "c"]
+            start = min(start, 0 if acc[0][1] != "w" else acc[0][0])
+            end = max(end, n - 1 if rw and rw[-1][1] == "w" else acc[-1][0])
+        if start <= p <= end:
+            total += max((net.blob_sizes or {}).get(b) or 1 for b in blobs)
     return total
 
 
 @settings(max_examples=40)
-@given(nets(max_ops=7, sizes=True, max_size=50), st.data())
+@given(nets(max_ops=7, sizes=True, max_size=50, views=True), st.data())
 def test_cut_bounds_never_exceed_any_orders_peak(net: RandomNet, data: st.DataObject) -> None:
     g = compute_interference_graph(net.op)
     ix = index_graph(g)
@@ -154,7 +179,8 @@ def test_memory_order_reports_optimality() -> None:
 
     ops = [Op(input=["x"], output=[f"b{i}"]) for i in range(3)]
     ops.append(Op(input=["b0", "b1", "b2"], output=["y"]))
-    result = memory_order(compute_interference_graph(ops), {"b0": 5, "b1": 5, "b2": 5, "y": 1})
+    sizes = {"x": 0, "b0": 5, "b1": 5, "b2": 5, "y": 1}
+    result = memory_order(compute_interference_graph(ops), sizes)
     assert result == MemoryOrder([0, 1, 2, 3], 16, 16, True, 16)
 
 

@@ -74,8 +74,9 @@ def naive_peak(ops: Sequence[Any], order: Sequence[int], sizes: dict[str, int] |
     """Peak live bytes by definition: at each position, sum over live produced blobs.
 
     A produced blob is live from its first write (from the start if an op reads
-    it first, counting an in-place op's read as coming first) to its last read
-    or write, or to the end if nothing reads it after its last write.
+    it first, counting an in-place op's read as coming first) to its last read,
+    write or control input, or to the end if nothing reads it after its last
+    write (memonger.alloc's policy; these nets have no views).
     """
     run = [ops[i] for i in order]
     n = len(run)
@@ -85,8 +86,9 @@ def naive_peak(ops: Sequence[Any], order: Sequence[int], sizes: dict[str, int] |
         for blob in {b for op in run for b in op.output}:
             writes = [q for q, op in enumerate(run) if blob in op.output]
             reads = [q for q, op in enumerate(run) if blob in op.input]
-            start = 0 if reads and reads[0] <= writes[0] else writes[0]
-            end = reads[-1] if reads and reads[-1] > writes[-1] else n - 1
+            touches = [q for q, op in enumerate(run) if blob in (*op.input, *op.control_input)]
+            start = 0 if touches and touches[0] <= writes[0] else writes[0]
+            end = touches[-1] if reads and reads[-1] > writes[-1] else n - 1
             if start <= p <= end:
                 total += 1 if sizes is None else sizes.get(blob, 1)
         peak = max(peak, total)

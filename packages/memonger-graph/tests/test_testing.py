@@ -24,6 +24,7 @@ from memonger.graph.testing import Op, RandomNet, dags, nets, topological_orders
         (nets, {"max_outputs": 0}),
         (nets, {"in_place": 1}),
         (nets, {"sizes": "yes"}),
+        (nets, {"views": 1}),
         (nets, {"max_size": 0}),
         (nets, {"max_inputs": True}),
         (dags, {"max_ops": -3}),
@@ -153,6 +154,59 @@ def test_nets_show_every_awkward_case() -> None:
 
     collect()
     assert seen == set(FEATURES)
+
+
+def _views(net: RandomNet) -> list[tuple[int, Op]]:
+    return [(j, op) for j, op in enumerate(net.op) if op.views]
+
+
+def _view_read_after_rewrite(net: RandomNet) -> bool:
+    for j, op in _views(net):
+        base = op.input[0]
+        rewrites = [k for k in range(j + 1, len(net.op)) if base in net.op[k].output]
+        reads = [k for k in range(j + 1, len(net.op)) if op.output[0] in net.op[k].input]
+        if rewrites and reads and max(reads) > min(rewrites):
+            return True
+    return False
+
+
+VIEW_FEATURES: dict[str, Callable[[RandomNet], bool]] = {
+    "view": lambda net: bool(_views(net)),
+    "chain of views": lambda net: any(
+        op.input[0] in {v.output[0] for _, v in _views(net)} for _, op in _views(net)
+    ),
+    "view of an external input": lambda net: any(
+        op.input[0] in net.external_input for _, op in _views(net)
+    ),
+    "view read after its base is rewritten": _view_read_after_rewrite,
+    "view with a control input": lambda net: any(op.control_input for _, op in _views(net)),
+}
+
+
+def test_nets_with_views_show_every_view_case() -> None:
+    seen: set[str] = set()
+
+    @settings(
+        max_examples=300,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(nets(max_ops=20, views=True))
+    def collect(net: RandomNet) -> None:
+        for _, op in _views(net):
+            assert op.views == ((0, 0),)
+            assert op.type in ("Alias", "Reshape")
+        seen.update(name for name, has in VIEW_FEATURES.items() if has(net))
+
+    collect()
+    assert seen == set(VIEW_FEATURES)
+
+
+@given(nets(max_ops=12))
+def test_views_are_off_by_default(net: RandomNet) -> None:
+    assert all(op.views == () for op in net.op)
 
 
 @given(dags(min_ops=1, max_ops=12, max_in_degree=2))

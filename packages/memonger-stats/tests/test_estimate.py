@@ -61,6 +61,15 @@ class Net:
         return self.device is not None
 
 
+def key(device: Device | tuple[int, int] | None) -> tuple[int, int]:
+    """Design 3.2: absent is the CPU, and every CPU is one device whatever its id."""
+    if device is None:
+        return (0, 0)
+    if isinstance(device, tuple):
+        device = Device(*device)
+    return (0, 0) if device.device_type == 0 else (device.device_type, device.device_id)
+
+
 def oracle(
     nets: list[Net], sizes: dict[str, int], scope: tuple[int, int]
 ) -> tuple[int, int, dict[str, int]]:
@@ -69,12 +78,13 @@ def oracle(
     A blob is in one of three states: absent, "counted" (allocated by the run)
     or "external" (exists, not counted: inputs and aliases).
     """
+    scope = key(scope)
     state: dict[str, str] = {}
     written: set[str] = set()
     now = high = total = 0
     by_type: dict[str, int] = {}
     for net in nets:
-        net_dev = (net.device.device_type, net.device.device_id) if net.device else (0, 0)
+        net_dev = key(net.device)
         for b in net.external_input:
             if b not in state and b not in written:
                 state[b] = "external"
@@ -88,7 +98,7 @@ def oracle(
                     else:
                         state[b] = "external"
                 continue
-            dev = (op.device.device_type, op.device.device_id) if op.device else net_dev
+            dev = key(op.device) if op.device else net_dev
             if dev != scope:
                 continue
             for b in op.input:
@@ -190,14 +200,7 @@ def test_matches_oracle_and_never_mutates(
 def test_filtering_other_devices_changes_nothing(net: Net, sizes: dict[str, int]) -> None:
     scope = (1, 0)
     kept = [
-        op
-        for op in net.op
-        if op.type in ("Free", "Alias")
-        or (
-            (op.device or net.device or Device()).device_type,
-            (op.device or net.device or Device()).device_id,
-        )
-        == scope
+        op for op in net.op if op.type in ("Free", "Alias") or key(op.device or net.device) == scope
     ]
     filtered = Net(kept, net.external_input, net.external_output, net.device)
     assert estimate_memory_usage(net, sizes=sizes, devicescope=scope) == estimate_memory_usage(
@@ -283,6 +286,47 @@ def test_unknown_sizes() -> None:
         estimate_memory_usage(net, {"a": [3], "b": [1]}, None, 1)
     with pytest.raises(ValueError, match="unknown"):
         estimate_memory_usage(net, {}, unknown="warn")  # type: ignore[arg-type]
+
+
+def test_a_cpu_with_device_id_1_is_the_cpu() -> None:
+    # `memonger stats` on such a net used to estimate 0 bytes
+    cpu1 = Device(0, 1)
+    net = Net([Op("Relu", ["x"], ["a"], cpu1), Op("Relu", ["a"], ["b"], cpu1)], ["x"])
+    sizes = {"x": 4, "a": 8, "b": 16}
+    assert tuple(estimate_memory_usage(net, sizes=sizes)) == (24, 24, {"Relu": 24})
+    assert estimate_memory_usage(net, sizes=sizes, devicescope=Device(0, 3)).total == 24
+    assert estimate_memory_usage(net, sizes=sizes, devicescope=(0, 1)).total == 24
+    on_cpu1 = Net(net.op, ["x"], device=cpu1)
+    plain = Net([Op("Relu", ["x"], ["a"]), Op("Relu", ["a"], ["b"])], ["x"], device=cpu1)
+    assert estimate_memory_usage(on_cpu1, sizes=sizes) == estimate_memory_usage(plain, sizes=sizes)
+    assert estimate_memory_usage(net, sizes=sizes, devicescope=(1, 0)).total == 0
+
+
+@dataclass
+class ViewOp:
+    type: str
+    input: list[str]
+    output: list[str]
+    views: tuple[tuple[int, int], ...] = ()
+
+
+def test_declared_views_allocate_nothing() -> None:
+    ops = [
+        ViewOp("Relu", ["x"], ["a"]),
+        ViewOp("Reshape", ["a"], ["v"], ((0, 0),)),
+        ViewOp("Relu", ["v"], ["y"]),
+    ]
+    sizes = {"x": 4, "a": 8, "v": 8, "y": 2}
+    assert tuple(estimate_memory_usage(ops, sizes=sizes)) == (10, 10, {"Relu": 10})
+    # the same through a views= callable, on ops without the attribute
+    plain = [Op(o.type, o.input, o.output) for o in ops]
+    assert estimate_memory_usage(plain, sizes=sizes).total == 18
+    got = estimate_memory_usage(
+        plain, sizes=sizes, views=lambda op: [(0, 0)] if op.type == "Reshape" else []
+    )
+    assert got.total == 10
+    # None is an unknown size: one byte, memonger's policy
+    assert estimate_memory_usage(ops, sizes={**sizes, "y": None}).total == 9
 
 
 def test_real_protobuf_netdef_is_not_mutated() -> None:

@@ -65,6 +65,7 @@ __all__ = [
     "ViewsOf",
     "compute_liveness",
     "compute_ranges",
+    "declared_views",
     "live_bytes",
     "naive_bytes",
     "names_of",
@@ -75,7 +76,18 @@ ViewsOf = Callable[[OpLike], Iterable[tuple[int, int]]]
 """A function giving an op's ``(output_index, input_index)`` view pairs."""
 
 
-def _declared_views(op: OpLike) -> Iterable[tuple[int, int]]:
+def declared_views(op: object) -> Iterable[tuple[int, int]]:
+    """The ``(output_index, input_index)`` view pairs an op declares in its ``views`` attribute.
+
+    The default reader of every function taking ``views=``; absent or None
+    means no views.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as Op
+    >>> declared_views(Op(views=[(0, 0)])), declared_views(Op())
+    ([(0, 0)], ())
+    """
     return getattr(op, "views", None) or ()
 
 
@@ -234,7 +246,7 @@ def compute_liveness(
     ``a`` is written last at op 2 and never read again, so its storage lives to
     the end; ``v`` is read at op 3 and sees that write.
     """
-    views_of = _declared_views if views is None else views
+    views_of = declared_views if views is None else views
     first_write: dict[str, int] = {}
     last_touch: dict[str, int] = {}
     last_is_write: dict[str, bool] = {}

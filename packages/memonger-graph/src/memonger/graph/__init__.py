@@ -1,6 +1,7 @@
 """Op dependency graphs and always-valid topological orderings.
 
-``memonger.graph`` depends on networkx only.  :func:`compute_interference_graph`
+``memonger.graph`` depends on networkx and memonger-alloc (whose liveness
+the memory-aware order counts).  :func:`compute_interference_graph`
 builds the dependency graph of a net's ops (read-after-write, write-after-read,
 write-after-write and control inputs) in linear time; the orderings return
 valid, deterministic op orders: program order (:func:`topological_sort_traversal`),
@@ -13,7 +14,13 @@ orders and graphs built elsewhere.  Ops are any objects with ``input`` and
 ``output`` sequences of blob names.
 """
 
-from memonger.graph.errors import CycleError, GraphError, InvalidSizeError, OrderError
+from memonger.graph.errors import (
+    CycleError,
+    GraphError,
+    InvalidSizeError,
+    MissingSizeError,
+    OrderError,
+)
 from memonger.graph.interference import OpLike, compute_interference_graph
 from memonger.graph.memory import (
     MemoryOrder,
@@ -28,15 +35,19 @@ from memonger.graph.traversal import (
 )
 from memonger.graph.validation import check_acyclic, check_order, find_cycle
 
+__version__ = "0.1.0"
+
 __all__ = [
     "STRATEGIES",
     "CycleError",
     "GraphError",
     "InvalidSizeError",
     "MemoryOrder",
+    "MissingSizeError",
     "OpLike",
     "OrderError",
     "UnknownStrategyError",
+    "__version__",
     "check_acyclic",
     "check_order",
     "compute_interference_graph",

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
 
-__all__ = ["CycleError", "GraphError", "InvalidSizeError", "OrderError"]
+from memonger.alloc import MissingSizeError as _AllocMissingSizeError
+
+__all__ = ["CycleError", "GraphError", "InvalidSizeError", "MissingSizeError", "OrderError"]
 
 
 class GraphError(Exception):
@@ -61,3 +63,10 @@ class OrderError(GraphError, ValueError):
 
 class InvalidSizeError(GraphError, ValueError):
     """A blob size is negative or not an integer."""
+
+
+class MissingSizeError(GraphError, _AllocMissingSizeError):
+    """A size mapping lacks a blob the ops touch (memonger.alloc's unknown-size policy).
+
+    Also a :class:`memonger.alloc.MissingSizeError` and a ``KeyError``.
+    """

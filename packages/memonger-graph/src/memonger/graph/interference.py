@@ -13,7 +13,13 @@ orders are exactly the op orders that compute the same values:
 - **control inputs**: Caffe2 ``control_input`` entries are blob names; the op
   runs after the op that last wrote each of them before it, and before any
   later op that writes the blob again (so it keeps waiting on the same
-  producer).
+  producer);
+- **views**: when ops declare views (memonger.alloc's ``views``: an output
+  that is a view of an input's storage, as Caffe2's ``Alias``), the same
+  three rules also hold for each *storage* (the blobs joined by views, see
+  :mod:`memonger.alloc.liveness`): a read of a view reads its storage and a
+  write through it writes the storage, so reading a view after its base is
+  rewritten stays after the rewrite.  Creating a view reads the storage.
 
 The graph is built in one pass over the blob accesses: per blob it keeps the
 last writer and the readers since that write, so the cost is proportional to
@@ -24,11 +30,12 @@ reachability is what counts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 import networkx as nx
 
+from memonger.alloc import ViewsOf, compute_liveness, declared_views
 from memonger.graph._indexed import paused_gc
 
 __all__ = ["OpLike", "compute_interference_graph"]
@@ -51,14 +58,21 @@ class OpLike(Protocol):
 
 
 @paused_gc()
-def compute_interference_graph(ops: Iterable[OpLike]) -> nx.DiGraph[int]:
+def compute_interference_graph(
+    ops: Iterable[OpLike], *, views: ViewsOf | None = None
+) -> nx.DiGraph[int]:
     """Build the dependency graph of ops given in program order.
 
     Parameters
     ----------
     ops : iterable of op-like objects
         Ops in program order, each with ``input`` and ``output`` sequences of
-        blob names and optionally ``control_input`` (blob names).
+        blob names and optionally ``control_input`` (blob names) and
+        ``views`` (``(output_index, input_index)`` pairs).
+    views : callable, optional
+        ``op -> (output_index, input_index)`` view pairs, as for
+        :func:`memonger.alloc.compute_liveness`; default: each op's own
+        ``views`` attribute (none when absent).
 
     Returns
     -------
@@ -81,29 +95,53 @@ def compute_interference_graph(ops: Iterable[OpLike]) -> nx.DiGraph[int]:
     >>> g = compute_interference_graph(ops)
     >>> sorted(g.edges(data="deps"))
     [(0, 1, {'a'}), (0, 2, set()), (1, 2, set())]
+
+    A view read after its base is rewritten must stay after the rewrite:
+
+    >>> ops = [Op(input=[], output=["a"]), Op(input=["a"], output=["v"], views=[(0, 0)]),
+    ...        Op(input=[], output=["a"]), Op(input=["v"], output=["y"])]
+    >>> compute_interference_graph(ops).has_edge(2, 3)
+    True
     """
+    ops = list(ops)
+    views_of = declared_views if views is None else views
     g: nx.DiGraph[int] = nx.DiGraph()
     edges: dict[tuple[int, int], set[str]] = {}
+    _add_edges(edges, ops, lambda name: name, lambda op: ())
+    if any(views_of(op) for op in ops):
+        storage = compute_liveness(ops, views=views).storage
+        _add_edges(edges, ops, lambda name: storage.get(name, name), views_of)
+    g.add_nodes_from((j, {"op": op}) for j, op in enumerate(ops))
+    g.add_edges_from((u, v, {"deps": deps}) for (u, v), deps in edges.items())
+    return g
+
+
+def _add_edges(
+    edges: dict[tuple[int, int], set[str]],
+    ops: list[OpLike],
+    key: Callable[[str], str],
+    views_of: ViewsOf,
+) -> None:
+    """Add the dependency edges of the accesses to ``key(blob)`` (a blob or its storage).
+
+    Outputs ``views_of`` declares (creations of views) write nothing here.
+    """
     last_writer: dict[str, int] = {}
     readers: dict[str, list[int]] = {}
-    nodes: list[tuple[int, dict[str, Any]]] = []
     for j, op in enumerate(ops):
-        nodes.append((j, {"op": op}))
-        for blob in op.input:
+        for name in op.input:
+            blob = key(name)
             w = last_writer.get(blob)
             if w is not None and w != j:
-                key = (w, j)
-                deps = edges.get(key)
-                if deps is None:
-                    edges[key] = {blob}
-                else:
-                    deps.add(blob)
+                deps = edges.setdefault((w, j), set())
+                deps.add(name)
             rs = readers.get(blob)
             if not rs:
                 readers[blob] = [j]
             elif rs[-1] != j:
                 rs.append(j)
-        for blob in getattr(op, "control_input", None) or ():
+        for name in getattr(op, "control_input", None) or ():
+            blob = key(name)
             w = last_writer.get(blob)
             if w is not None and w != j and (w, j) not in edges:
                 edges[(w, j)] = set()
@@ -112,7 +150,11 @@ def compute_interference_graph(ops: Iterable[OpLike]) -> nx.DiGraph[int]:
                 readers[blob] = [j]
             elif rs[-1] != j:
                 rs.append(j)
-        for blob in op.output:
+        created = {index for index, _ in views_of(op)}
+        for index, name in enumerate(op.output):
+            if index in created:
+                continue
+            blob = key(name)
             rs = readers.get(blob)
             if rs:
                 for r in rs:
@@ -123,6 +165,3 @@ def compute_interference_graph(ops: Iterable[OpLike]) -> nx.DiGraph[int]:
                 edges[(w, j)] = set()
             last_writer[blob] = j
             readers[blob] = []
-    g.add_nodes_from(nodes)
-    g.add_edges_from((u, v, {"deps": deps}) for (u, v), deps in edges.items())
-    return g

@@ -1,19 +1,27 @@
 """Memory-aware op orders: a valid order with the lowest peak live bytes found.
 
-The quantity minimized is the *peak live bytes* of an order (design metric):
-a blob written by some op is live from the first op that writes it (from the
-start of the net if an op reads it before any op writes it) to the last op
-that reads or writes it, and to the end of the net if no op reads it after its
-last write -- the convention of ``memonger.alloc``'s ``LiveRange``.  The peak
-is the largest total size of live blobs at any op position, the least memory
-any buffer assignment of that order can use.  :func:`order_peak_bytes`
-computes it for any order.
+The quantity minimized is the *peak live bytes* of an order (design metric
+7), with liveness exactly as memonger.alloc defines it for the whole project
+(:mod:`memonger.alloc.liveness`): a storage some op writes is live from the
+first op that writes it (from the start of the net if an op reads it before
+any op writes it) to the last op that reads, writes or names it as a control
+input, and to the end of the net if no op reads it after its last write; a
+view and the blob it views are one storage.  The peak is the largest total
+size of live storages at any op position, the least memory any buffer
+assignment of that order can use.  :func:`order_peak_bytes` computes it for
+any order with :func:`memonger.alloc.compute_liveness` and
+:func:`memonger.alloc.peak_live_bytes`, and the peak :func:`memory_order`
+reports is that.  Sizes follow alloc's unknown-size policy: ``None`` counts
+one byte, a blob missing from a size mapping is an error.
 
-Which op frees or allocates what does not depend on the order: a blob is
-allocated by its first writer, and freed once all ops that read its last
-value have run (the write-after-write and read-after-write edges fix those
-ops).  So the live bytes after running a set ``S`` of ops depend on ``S``
-alone, which is what makes the search below work.
+Which op frees or allocates what does not depend on the order: a storage is
+allocated by the first of its blobs' first writers, and freed once all ops
+that read (or order on) the last value of one of its blobs have run (the
+dependency edges fix those ops).  So the live bytes after running a set
+``S`` of ops depend on ``S`` alone, which is what makes the search below
+work; the incremental bookkeeping below is this order-free form of alloc's
+definition, and its peaks equal :func:`order_peak_bytes` (tested on random
+nets with control inputs, in-place ops, rewrites and views).
 
 Method (:func:`memory_order`, :func:`topological_sort_min_memory`)
 ----------------------------------------------------------------------
@@ -95,14 +103,17 @@ from __future__ import annotations
 import heapq
 import operator
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import networkx as nx
 from networkx.algorithms.flow import boykov_kolmogorov as _FLOW
 
+from memonger.alloc import Liveness, ViewsOf, compute_liveness, nbytes, peak_live_bytes
+from memonger.alloc import MissingSizeError as AllocMissingSizeError
+from memonger.alloc.liveness import names_of
 from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
-from memonger.graph.errors import InvalidSizeError
+from memonger.graph.errors import InvalidSizeError, MissingSizeError
 from memonger.graph.interference import OpLike
 from memonger.graph.traversal import longest_path_indices
 
@@ -131,19 +142,28 @@ _BOUND_USERS = 8
 """Ops per blob considered as partners of the op at the peak."""
 
 
-def _size(blob_sizes: Mapping[str, int | None] | None, blob: str) -> int:
-    if blob_sizes is None:
-        return 1
-    size = blob_sizes.get(blob)
-    if size is None:
-        return 1
+def _check_sizes(blob_sizes: Mapping[str, int | None] | None) -> None:
+    """Sizes are integers >= 0 or ``None`` (unknown: one byte, as in memonger.alloc)."""
+    for blob, size in (blob_sizes or {}).items():
+        if size is None:
+            continue
+        try:
+            value = operator.index(size)
+        except TypeError:
+            value = -1
+        if isinstance(size, bool) or value < 0:
+            raise InvalidSizeError(f"blob {blob!r} has size {size!r}; sizes are integers >= 0")
+
+
+def _liveness(
+    ops: Sequence[OpLike], blob_sizes: Mapping[str, int | None] | None, views: ViewsOf | None
+) -> Liveness:
+    """memonger.alloc's liveness of ``ops`` (in the order given), sizes checked."""
+    _check_sizes(blob_sizes)
     try:
-        value = operator.index(size)
-    except TypeError:
-        value = -1
-    if isinstance(size, bool) or value < 0:
-        raise InvalidSizeError(f"blob {blob!r} has size {size!r}; sizes are integers >= 0")
-    return value
+        return compute_liveness(ops, blob_sizes, views=views)
+    except AllocMissingSizeError as exc:
+        raise MissingSizeError(str(exc)) from None
 
 
 @paused_gc()
@@ -151,31 +171,43 @@ def order_peak_bytes(
     ops: Sequence[OpLike],
     order: Iterable[int] | None = None,
     blob_sizes: Mapping[str, int | None] | None = None,
+    *,
+    views: ViewsOf | None = None,
 ) -> int:
-    """Peak live bytes of the ops run in ``order``.
+    """Peak live bytes of the ops run in ``order``: memonger.alloc's, exactly.
 
-    Only blobs some op writes count; a blob is live from its first write (the
-    start, if it is read before) to its last read or write, and to the end if
-    it is never read after its last write.  Blobs without a size count 1.
+    :func:`memonger.alloc.peak_live_bytes` of the produced ranges of
+    :func:`memonger.alloc.compute_liveness` of the ops in ``order``: only
+    storages some op writes count; a control input keeps its blob live up to
+    the op naming it; a blob never read after its last write lives to the
+    end; a view and the blob it views are one storage.
 
     Parameters
     ----------
     ops : sequence of op-like objects
-        The ops, indexed by program position.
+        The ops, indexed by program position (optionally with
+        ``control_input`` and ``views``).
     order : iterable of int, optional
         Positions in ``ops`` in execution order (default: program order).
     blob_sizes : mapping of str to int, optional
-        Bytes of each blob; missing blobs (and ``None``) count 1.
+        Bytes of each blob the ops touch; ``None`` (and no mapping at all)
+        counts one byte.
+    views : callable, optional
+        ``op -> (output_index, input_index)`` view pairs, as for
+        :func:`memonger.alloc.compute_liveness`; default: each op's own
+        ``views`` attribute.
 
     Returns
     -------
     int
-        The largest total size of live blobs at any op position (0 for no ops).
+        The largest total size of live storages at any op position (0 for no ops).
 
     Raises
     ------
     InvalidSizeError
         A blob size is negative or not an integer.
+    MissingSizeError
+        ``blob_sizes`` lacks a blob the ops touch.
 
     Examples
     --------
@@ -186,115 +218,163 @@ def order_peak_bytes(
     ...     Op(input=["a"], output=["c"]),
     ...     Op(input=["b", "c"], output=["y"]),
     ... ]
-    >>> sizes = {"a": 10, "b": 5, "c": 1, "y": 1}
+    >>> sizes = {"x": 0, "a": 10, "b": 5, "c": 1, "y": 1}
     >>> order_peak_bytes(ops, [0, 1, 2, 3], sizes)  # a, b and c live together
     16
     >>> order_peak_bytes(ops, [0, 2, 1, 3], sizes)  # b is written after a dies
     11
     """
     seq = list(range(len(ops))) if order is None else list(order)
-    n = len(seq)
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    last_write: dict[str, bool] = {}
-    produced: set[str] = set()
-    for p, i in enumerate(seq):
-        op = ops[i]
-        for blob in op.input:
-            first.setdefault(blob, -1)
-            last[blob] = p
-            last_write[blob] = False
-        for blob in op.output:
-            first.setdefault(blob, p)
-            last[blob] = p
-            last_write[blob] = True
-            produced.add(blob)
-    delta = [0] * (n + 1)
-    for blob in produced:
-        start = max(first[blob], 0)
-        end = n - 1 if last_write[blob] else last[blob]
-        size = _size(blob_sizes, blob)
-        delta[start] += size
-        delta[end + 1] -= size
-    peak = live = 0
-    for p in range(n):
-        live += delta[p]
-        if live > peak:
-            peak = live
-    return peak
+    live = _liveness([ops[i] for i in seq], blob_sizes, views)
+    return peak_live_bytes(live.produced_ranges())
 
 
 class _Model:
-    """The order-independent memory facts of a graph's ops (see module docs)."""
+    """The order-independent memory facts of a graph's ops (see module docs).
 
-    def __init__(self, ix: Indexed, blob_sizes: Mapping[str, int | None] | None) -> None:
+    What is live is memonger.alloc's definition: the storages, their sizes
+    and which are produced come from :func:`memonger.alloc.compute_liveness`
+    of a valid order, and every valid order gives the same ones.  What this
+    adds is the form of that definition that does not depend on the order:
+    a storage is live while an op runs when one of its *allocators* (the
+    first writers of its blobs) has run (or it is live from the start,
+    a blob of it being read first) and one of its *final users* (the ops
+    that read, or name as a control input, one of its blobs after that
+    blob's last write) has not; or to the end when a blob of it is never
+    read after its last write.  The dependency edges fix all of these sets,
+    so live bytes after a set of ops depend on the set alone.  The tests
+    check ``peak`` against :func:`order_peak_bytes` (alloc) on random nets.
+    """
+
+    def __init__(
+        self,
+        ix: Indexed,
+        blob_sizes: Mapping[str, int | None] | None,
+        views: ViewsOf | None = None,
+    ) -> None:
         n = len(ix.nodes)
         attrs = ix.graph.nodes
         self.ops: list[Any] = [attrs[v].get("op") for v in ix.nodes]
+        ops = [op if op is not None else _NO_OP for op in self.ops]
+        base = kahn(ix)
+        live = _liveness([ops[k] for k in base], blob_sizes, views)
+        # the accesses of each blob, in a valid order (the edges fix what counts)
         first_writer: dict[str, int] = {}
         read_first: set[str] = set()
-        finals: dict[str, list[int]] = {}
+        finals: dict[str, list[int]] = {}  # final users since the last write
+        reads_after: dict[str, bool] = {}  # read (not only ordered on) since the last write
         self.users: dict[str, list[int]] = {}  # blob -> the first ops touching it
-        for k, op in enumerate(self.ops):
-            if op is None:
-                continue
-            for blob in (*op.input, *op.output):
+        for k in base:
+            op = ops[k]
+            inputs = names_of(op, "input")
+            outputs = names_of(op, "output")
+            for blob in (*inputs, *outputs):
                 us = self.users.setdefault(blob, [])
                 if len(us) < _BOUND_USERS and (not us or us[-1] != k):
                     us.append(k)
-            for blob in op.input:
+            for blob in (*inputs, *names_of(op, "control_input")):
                 if blob not in first_writer:
                     read_first.add(blob)
                 rs = finals.setdefault(blob, [])
                 if not rs or rs[-1] != k:
                     rs.append(k)
-            for blob in op.output:
+            for blob in inputs:
+                reads_after[blob] = True
+            for blob in outputs:
                 first_writer.setdefault(blob, k)
                 finals[blob] = []
+                reads_after[blob] = False
+        groups: dict[str, list[str]] = {}
+        for blob in finals:
+            root = live.root(blob)
+            if root in live.produced:
+                groups.setdefault(root, []).append(blob)
         self.init_bytes = 0
         self.alloc = [0] * n
         self.kept = [0] * n  # bytes op k allocates that stay live to the end
         self.kept_init = 0  # bytes live from the start to the end
-        self.frees: list[list[int]] = [[] for _ in range(n)]  # blob ids finally read
-        self.readers: list[list[int]] = []  # blob id -> its final readers
-        self.writer: list[int] = []  # blob id -> its first writer (-1: live from the start)
+        self.frees: list[list[int]] = [[] for _ in range(n)]  # storage ids finally used
+        self.readers: list[list[int]] = []  # storage id -> its final users
+        self.writer: list[int] = []  # storage id -> its allocator (-1: from the start)
         self.sizes: list[int] = []
-        for blob, k in first_writer.items():
-            size = _size(blob_sizes, blob)
-            start = -1 if blob in read_first else k
-            if start < 0:
+        # storages whose allocators may run in either order: the first one allocates
+        self.multi: list[list[int]] = [[] for _ in range(n)]  # op -> storage ids it may allocate
+        self.allocators: dict[int, list[int]] = {}  # storage id -> its first writers
+        self.amask: dict[int, int] = {}
+        self.kept_multi: set[int] = set()
+        for root, blobs in groups.items():
+            size = nbytes(live.ranges[root].size)
+            start = -1 if any(b in read_first for b in blobs) else 0
+            kept = any(b in first_writer and not reads_after[b] for b in blobs)
+            users = sorted(
+                {r for b in blobs if b in first_writer or b in read_first for r in finals[b]}
+            )
+            writers = [] if start < 0 else _earliest(ix, {first_writer[b] for b in blobs})
+            if len(writers) > 1:
+                if not size:
+                    continue
+                b = len(self.sizes)
+                self.sizes.append(size)
+                self.readers.append([] if kept else users)
+                self.writer.append(-2)
+                self.allocators[b] = writers
+                mask = 0
+                for w in writers:
+                    mask |= 1 << w
+                    self.multi[w].append(b)
+                self.amask[b] = mask
+                if kept:
+                    self.kept_multi.add(b)
+                else:
+                    for r in users:
+                        self.frees[r].append(b)
+                continue
+            k = writers[0] if writers else -1
+            if k < 0:
                 self.init_bytes += size
             else:
                 self.alloc[k] += size
-            rs = finals[blob]
-            if rs and size:
+            if not kept and users and size:
                 b = len(self.sizes)
                 self.sizes.append(size)
-                self.readers.append(rs)
-                self.writer.append(start)
-                for r in rs:
+                self.readers.append(users)
+                self.writer.append(k)
+                for r in users:
                     self.frees[r].append(b)
-            elif start < 0:
+            elif k < 0:
                 self.kept_init += size
             else:
                 self.kept[k] += size
+
+    def allocated(self, k: int, done: Sequence[bool] | None = None, mask: int = 0) -> int:
+        """Bytes op ``k`` allocates, given the ops already run (``done`` flags or ``mask``)."""
+        total = self.alloc[k]
+        for b in self.multi[k]:
+            if done is not None:
+                if not any(done[w] for w in self.allocators[b]):
+                    total += self.sizes[b]
+            elif not mask & self.amask[b]:
+                total += self.sizes[b]
+        return total
 
     def peak(self, order: Sequence[int]) -> int:
         """Peak live bytes of ``order`` under this model (linear time)."""
         if not order:
             return 0
-        alloc, frees, sizes = self.alloc, self.frees, self.sizes
-        remaining = [len(rs) for rs in self.readers]
-        live = peak = self.init_bytes
-        for k in order:
-            live += alloc[k]
-            if live > peak:
-                peak = live
-            for b in frees[k]:
-                remaining[b] -= 1
-                if remaining[b] == 0:
-                    live -= sizes[b]
-        return peak
+        return max(_profile(self, order)[0])
+
+
+def _earliest(ix: Indexed, writers: set[int]) -> list[int]:
+    """The ops of ``writers`` that no other op of ``writers`` precedes (sorted)."""
+    if len(writers) <= 1:
+        return sorted(writers)
+    later: set[int] = set()
+    for w in writers:
+        if w in later:
+            continue
+        reach = _closure(ix.succs, [w])
+        later.update(u for u in writers if u != w and reach[u])
+    return sorted(writers - later)
 
 
 def _greedy(ix: Indexed, model: _Model, prefer_free: bool) -> list[int]:
@@ -313,9 +393,10 @@ def _greedy(ix: Indexed, model: _Model, prefer_free: bool) -> list[int]:
         for b in frees[k]:
             if remaining[b] == 1:
                 freed += sizes[b]
+        grown = model.allocated(k, done) if model.multi[k] else alloc[k]
         if prefer_free:
-            return (-freed, alloc[k], k)
-        return (alloc[k] - freed, -freed, k)
+            return (-freed, grown, k)
+        return (grown - freed, -freed, k)
 
     heap: list[tuple[int, ...]] = []
     for k in range(n):
@@ -398,7 +479,8 @@ class _Search:
         :class:`_OutOfBudget` once ``budget`` expansions are spent.
         """
         succs = self.ix.succs
-        alloc, frees, sizes = self.model.alloc, self.model.frees, self.model.sizes
+        model = self.model
+        alloc, frees, sizes, multi = model.alloc, model.frees, model.sizes, model.multi
         fmask, pmask = self.fmask, self.pmask
         inside = 0
         for k in window:
@@ -413,7 +495,7 @@ class _Search:
             for mask, (peak, held, ready, trail) in states.items():
                 self.spent += len(ready)
                 for v in ready:
-                    grown = held + alloc[v]
+                    grown = held + (model.allocated(v, mask=mask) if multi[v] else alloc[v])
                     top = grown if grown > peak else peak
                     if top >= bound:
                         continue
@@ -454,14 +536,19 @@ class _Search:
 
 def _profile(model: _Model, order: Sequence[int]) -> tuple[list[int], list[int]]:
     """Live bytes at each position (after its allocation) and before it."""
-    alloc, frees, sizes = model.alloc, model.frees, model.sizes
+    alloc, frees, sizes, multi = model.alloc, model.frees, model.sizes, model.multi
     remaining = [len(rs) for rs in model.readers]
     live = model.init_bytes
     at: list[int] = []
     before: list[int] = []
+    allocated: set[int] = set()
     for k in order:
         before.append(live)
         live += alloc[k]
+        for b in multi[k]:
+            if b not in allocated:
+                allocated.add(b)
+                live += sizes[b]
         at.append(live)
         for b in frees[k]:
             remaining[b] -= 1
@@ -595,6 +682,8 @@ def _shift(
         moves: list[tuple[int, int, int, int]] = []  # (peak, area change, op, target)
         for i in range(n):
             v = order[i]
+            if model.multi[v]:
+                continue  # which op allocates then depends on the order: not scored here
             a = alloc[v]
             # freed blobs: (last final reader's position, size, other readers' last)
             blobs = []
@@ -774,8 +863,15 @@ class _Stretch:
         remaining: dict[int, int] = {}
         live = self.before[lo]
         area = 0
+        multi = self.model.multi
+        allocated: set[int] = set()
         for k in seg:
             live += alloc[k]
+            for b in multi[k]:
+                if b not in allocated:
+                    allocated.add(b)
+                    if all(pos[w] >= lo for w in self.model.allocators[b]):
+                        live += sizes[b]
             if live >= top:
                 if live > top:
                     return None
@@ -867,7 +963,11 @@ def _regroup(
         valley_before = min(range(p0 + 1), key=lambda q: (at[q], q))
         best: tuple[tuple[int, int, int], int, int] | None = None
         for i, targets in (
-            *((i, sorted({p1, valley_after, n - 1})) for i in range(p1 + 1) if alloc[order[i]]),
+            *(
+                (i, sorted({p1, valley_after, n - 1}))
+                for i in range(p1 + 1)
+                if alloc[order[i]] or model.multi[order[i]]
+            ),
             *((i, sorted({p0, valley_before, 0})) for i in range(p0, n) if frees[order[i]]),
         ):
             for j in targets:
@@ -935,6 +1035,7 @@ def _cut_bound(
         return sink if out[k] else k
 
     fixed = model.alloc[v] + model.kept_init
+    fixed += sum(model.sizes[b] for b in model.multi[v])  # v allocates it, or it is live
     to_sink = [0] * n
     for k in range(n):
         if inn[k]:
@@ -946,6 +1047,9 @@ def _cut_bound(
         w = model.writer[b]
         if w == v:
             continue  # in alloc[v]
+        if w == -2:
+            _cut_multi(model, b, v, node, net, to_sink)
+            continue
         head = node(w)
         if head == sink:
             continue
@@ -963,7 +1067,55 @@ def _cut_bound(
             net.add_edge(head, y, capacity=size)
             net.add_edges_from((y, r) for r in tails)
     net.add_edges_from((k, sink, {"capacity": c}) for k, c in enumerate(to_sink) if c)
-    return fixed + int(nx.maximum_flow_value(net, source, sink, flow_func=_FLOW))
+    return (
+        fixed
+        + int(net.graph.get("fixed", 0))
+        + int(nx.maximum_flow_value(net, source, sink, flow_func=_FLOW))
+    )
+
+
+def _cut_multi(
+    model: _Model,
+    b: int,
+    v: int,
+    node: Callable[[int], Any],
+    net: nx.DiGraph[Any],
+    to_sink: list[int],
+) -> None:
+    """Add storage ``b``, whose allocators may run in either order, to the cut network.
+
+    It is live at ``v`` when one of its allocators is in ``S`` and (unless it
+    is kept to the end) one of its final users is not: a node ``z`` that any
+    allocator on the source side pulls there (infinite edges), paying the
+    size to reach ``y``, the node of the final users.
+    """
+    writers = model.allocators[b]
+    if v in writers:
+        return  # counted in fixed
+    size = model.sizes[b]
+    heads = [node(w) for w in writers]
+    heads = [h for h in heads if h != -2]  # an allocator after v allocates nothing before it
+    if not heads:
+        return
+    tails = [] if b in model.kept_multi else [node(r) for r in model.readers[b]]
+    always = b in model.kept_multi or -2 in tails
+    tails = [t for t in tails if t not in (-1, -2)]
+    if -1 in heads:  # allocated for sure
+        if always:
+            net.graph["fixed"] = net.graph.get("fixed", 0) + size
+        elif tails:
+            y = ("y", b)
+            net.add_edge(-1, y, capacity=size)
+            net.add_edges_from((y, t) for t in tails)
+        return
+    z = ("z", b)
+    net.add_edges_from((h, z) for h in heads)  # no capacity: infinite
+    if always:
+        net.add_edge(z, -2, capacity=size)
+    elif tails:
+        y = ("y", b)
+        net.add_edge(z, y, capacity=size)
+        net.add_edges_from((y, t) for t in tails)
 
 
 def _lower_bound(
@@ -1070,6 +1222,7 @@ def memory_order(
     *,
     budget: int = DEFAULT_BUDGET,
     time_limit: float | None = None,
+    views: ViewsOf | None = None,
 ) -> MemoryOrder:
     """Search a valid order of ``g`` with a low peak of live bytes, and report it.
 
@@ -1084,7 +1237,9 @@ def memory_order(
         :func:`~memonger.graph.compute_interference_graph` (node attribute
         ``op``; nodes without an op touch no blobs).
     blob_sizes : mapping of str to int, optional
-        Bytes of each blob; missing blobs (and ``None``) count 1.
+        Bytes of each blob the ops touch; ``None`` (and no mapping at all)
+        counts one byte, a blob the mapping lacks is an error (memonger.alloc's
+        unknown-size policy).
     budget : int, optional
         Work the search may spend (state expansions and scored moves; the
         default takes a few seconds at most on nets of thousands of ops);
@@ -1093,6 +1248,11 @@ def memory_order(
         Seconds after which the search stops with the best order so far.
         Results then depend on the machine's speed; the default (no limit)
         keeps them deterministic.
+    views : callable, optional
+        ``op -> (output_index, input_index)`` view pairs, as for
+        :func:`memonger.alloc.compute_liveness` (default: each op's own
+        ``views`` attribute); give the graph the same
+        (:func:`~memonger.graph.compute_interference_graph`).
 
     Returns
     -------
@@ -1104,6 +1264,8 @@ def memory_order(
         ``g`` has a cycle (named in the message).
     InvalidSizeError
         A blob size is negative or not an integer.
+    MissingSizeError
+        ``blob_sizes`` lacks a blob the ops touch.
     ValueError
         ``budget`` is negative.
 
@@ -1118,7 +1280,7 @@ def memory_order(
     ...     Op(input=["a"], output=["d"]),
     ...     Op(input=["c", "d"], output=["y"]),
     ... ]
-    >>> sizes = {"a": 100, "b": 50, "c": 1, "d": 1, "y": 1}
+    >>> sizes = {"x": 0, "a": 100, "b": 50, "c": 1, "d": 1, "y": 1}
     >>> memory_order(compute_interference_graph(ops), sizes)
     MemoryOrder(order=[0, 3, 1, 2, 4], peak=101, program_peak=151, optimal=True, lower_bound=101)
     """
@@ -1128,7 +1290,7 @@ def memory_order(
     deadline = None if time_limit is None else time.perf_counter() + time_limit
     base = kahn(ix)  # program order when valid; raises CycleError on a cycle
     n = len(base)
-    model = _Model(ix, blob_sizes)
+    model = _Model(ix, blob_sizes, views)
 
     # candidates are compared under the model; the winner is checked against
     # program order with order_peak_bytes, the definition, before it is returned
@@ -1189,10 +1351,10 @@ def memory_order(
     elif n <= _BEAM_MAX_OPS and budget > 0:
         bound = _lower_bound(ix, model, best, deadline)
     ops = [op if op is not None else _NO_OP for op in model.ops]
-    program_peak = order_peak_bytes(ops, base, blob_sizes)
+    program_peak = order_peak_bytes(ops, base, blob_sizes, views=views)
     peak = program_peak
     if best is not base:
-        peak = order_peak_bytes(ops, best, blob_sizes)
+        peak = order_peak_bytes(ops, best, blob_sizes, views=views)
         if peak >= program_peak:  # the model disagrees with the graph: keep program order
             best, peak = base, program_peak
     if peak != best_peak:  # never expected: the model's bound does not apply
@@ -1207,6 +1369,7 @@ def topological_sort_min_memory(
     *,
     budget: int = DEFAULT_BUDGET,
     time_limit: float | None = None,
+    views: ViewsOf | None = None,
 ) -> list[Any]:
     """A valid order of ``g`` with as low a peak of live bytes as found.
 
@@ -1241,7 +1404,7 @@ def topological_sort_min_memory(
     ...     Op(input=["a"], output=["d"]),
     ...     Op(input=["c", "d"], output=["y"]),
     ... ]
-    >>> sizes = {"a": 100, "b": 50, "c": 1, "d": 1, "y": 1}
+    >>> sizes = {"x": 0, "a": 100, "b": 50, "c": 1, "d": 1, "y": 1}
     >>> g = compute_interference_graph(ops)
     >>> order = topological_sort_min_memory(g, sizes)
     >>> order
@@ -1249,7 +1412,7 @@ def topological_sort_min_memory(
     >>> order_peak_bytes(ops, order, sizes), order_peak_bytes(ops, None, sizes)
     (101, 151)
     """
-    return memory_order(g, blob_sizes, budget=budget, time_limit=time_limit).order
+    return memory_order(g, blob_sizes, budget=budget, time_limit=time_limit, views=views).order
 
 
 class _NoOp:

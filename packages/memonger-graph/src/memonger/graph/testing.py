@@ -10,7 +10,10 @@ created (:class:`hypothesis.errors.InvalidArgument`), before anything is drawn.
   takes, with the awkward cases real nets have -- in-place ops, blobs written
   more than once (also after their last read, and external inputs updated in
   place), control inputs, ops without inputs or with several outputs, wide
-  fan-out, long chains and several sinks.
+  fan-out, long chains and several sinks; with ``views=True`` also ops whose
+  output is a view of an input's storage (``Alias``/``Reshape``-like, chains
+  of views, views of external inputs, views read after their base is
+  rewritten).
 - :func:`dags` draws a :class:`networkx.DiGraph` whose edges go from lower to
   higher node numbers.
 - :func:`topological_orders` draws a valid order of a given graph; it shrinks
@@ -60,6 +63,9 @@ class Op:
     control_input : tuple of str
         Names of blobs whose latest writer before this op must run first
         (Caffe2 semantics); they are not read.
+    views : tuple of (int, int)
+        ``(output_index, input_index)`` pairs: that output is a view of that
+        input's storage (memonger.alloc's ``views``; empty for most ops).
     """
 
     type: str
@@ -67,6 +73,7 @@ class Op:
     input: tuple[str, ...]
     output: tuple[str, ...]
     control_input: tuple[str, ...] = ()
+    views: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ def nets(
     in_place: bool = True,
     rewrites: bool = True,
     control_inputs: bool = True,
+    views: bool = False,
     sizes: bool = False,
     max_size: int = 1000,
 ) -> st.SearchStrategy[RandomNet]:
@@ -148,6 +156,11 @@ def nets(
         Allow ops that write a blob already written (or an external input).
     control_inputs : bool
         Allow ``control_input`` entries.
+    views : bool
+        Allow ops declaring views (``Alias``: output 0 views input 0;
+        ``Reshape``: the same, with a second, shape input).  Off by default:
+        an oracle that follows values by blob name, not by storage, would
+        misjudge them.
     sizes : bool
         Draw ``blob_sizes`` (1 to ``max_size`` bytes) for every blob.
     max_size : int
@@ -171,6 +184,7 @@ def nets(
         "in_place": _check_bool("in_place", in_place),
         "rewrites": _check_bool("rewrites", rewrites),
         "control_inputs": _check_bool("control_inputs", control_inputs),
+        "views": _check_bool("views", views),
         "sizes": _check_bool("sizes", sizes),
     }
     biggest = _check_int("max_size", max_size, 1)
@@ -190,6 +204,7 @@ def _nets(
     in_place: bool,
     rewrites: bool,
     control_inputs: bool,
+    views: bool,
     sizes: bool,
 ) -> RandomNet:
     externals = [f"in{k}" for k in range(draw(st.integers(0, max_external_inputs)))]
@@ -205,6 +220,21 @@ def _nets(
         return available[-1 - draw(st.integers(0, len(available) - 1))]
 
     for i in range(draw(st.integers(min_ops, max_ops))):
+        if views and available and draw(st.integers(0, 3)) == 0:
+            # a view of any readable blob: an external input, a view (a chain), a base
+            # that later ops may rewrite while the view is still read
+            sources = [pick()]
+            if max_inputs >= 2 and draw(st.booleans()):
+                sources.append(pick())  # Reshape's shape input
+            view = f"b{len(produced)}"
+            while view in available:  # pragma: no cover - names are fresh
+                view += "_"
+            ordered = [pick()] if control_inputs and draw(st.booleans()) else []
+            available.append(view)
+            produced.append(view)
+            kind = "Alias" if len(sources) == 1 else "Reshape"
+            ops.append(Op(kind, f"op{i}", tuple(sources), (view,), tuple(ordered), ((0, 0),)))
+            continue
         inputs: list[str] = []
         if available and max_inputs:
             if hub and max_inputs:

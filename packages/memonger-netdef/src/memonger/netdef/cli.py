@@ -453,12 +453,15 @@ def _ordering_function(
         return topological_sort_traversal_longest_path
     if name == "memory":
         fixed = set(unshareable)
-        # Blobs missing from the mapping count 1.
-        weights = dict.fromkeys(fixed, 0)
-        if sizes is not None:
-            weights = {blob: 0 if blob in fixed else size for blob, size in sizes.items()}
+        known = dict(sizes) if sizes is not None else {}
 
         def memory(g: Any) -> list[int]:
+            # Every blob gets a weight: fixed blobs 0, unknown sizes None (one byte).
+            weights: dict[str, int | None] = {}
+            for node in g:
+                op = g.nodes[node]["op"]
+                for blob in (*op.input, *op.output, *getattr(op, "control_input", ())):
+                    weights[blob] = 0 if blob in fixed else known.get(blob)
             return list(topological_sort_min_memory(g, weights, time_limit=time_limit))
 
         return memory

@@ -1,25 +1,22 @@
 """Which device each blob of a net lives on (design 3.2).
 
-Blobs on different devices never share a buffer.  Every rewrite of the
-package (:func:`~memonger.netdef.optimize_interference`, the DAG recyclers,
-:func:`~memonger.netdef.optimize_inference_fast`) takes blob devices from
-:func:`blob_devices_of` here, so they all agree.
+Blobs on different devices never share a buffer.  The rule itself lives in
+:mod:`memonger.stats.devices`, the one home of the project's device rule;
+this module gives it the names and the ``NetDef`` signatures the rewrites of
+this package use (:func:`~memonger.netdef.optimize_interference`, the DAG
+recyclers, :func:`~memonger.netdef.optimize_inference_fast`), so they all
+agree with each other and with :func:`memonger.stats.estimate_memory_usage`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TypeAlias
 
 from memonger.netdef import caffe2_pb2
+from memonger.stats import devices as _rule
+from memonger.stats.devices import CPU, Device
 
 __all__ = ["CPU", "Device", "blob_devices_of", "device_key", "op_device"]
-
-#: A device key: ``(device_type, device_id)``; CPU is always ``(0, 0)``.
-Device: TypeAlias = tuple[int, int]
-
-#: The key of the CPU (whatever ``device_id`` a CPU DeviceOption carries).
-CPU: Device = (0, 0)
 
 
 def device_key(option: caffe2_pb2.DeviceOption) -> Device:
@@ -32,7 +29,7 @@ def device_key(option: caffe2_pb2.DeviceOption) -> Device:
     >>> device_key(caffe2_pb2.DeviceOption(device_type=0, device_id=3))
     (0, 0)
     """
-    return CPU if option.device_type == 0 else (option.device_type, option.device_id)
+    return _rule.device_key(option)
 
 
 def op_device(op: caffe2_pb2.OperatorDef, net_device: Device = CPU) -> Device:
@@ -43,7 +40,7 @@ def op_device(op: caffe2_pb2.OperatorDef, net_device: Device = CPU) -> Device:
     >>> op_device(caffe2_pb2.OperatorDef(type="Relu"), (1, 0))
     (1, 0)
     """
-    return device_key(op.device_option) if op.HasField("device_option") else net_device
+    return _rule.op_device(op, net_device)
 
 
 def blob_devices_of(
@@ -53,11 +50,11 @@ def blob_devices_of(
 ) -> dict[str, Device]:
     """The device of every blob that the ops of ``net`` read or write.
 
-    A blob lives on the device of the first op writing it, except that the
-    output of ``CopyGPUToCPU`` is a CPU blob; a blob no op writes (an input
-    of the net) lives on the device of its first reader -- the device of its
-    consumers, not the CPU by default.  An op without a DeviceOption runs on
-    the net's device, and a net without one on the CPU.
+    The rule of :func:`memonger.stats.devices.blob_devices`: a blob lives on
+    the device of the first op writing it, except that the output of
+    ``CopyGPUToCPU`` is a CPU blob; a blob no op writes (an input of the net)
+    lives on the device of its first reader.  An op without a DeviceOption
+    runs on the net's device, and a net without one on the CPU.
 
     Parameters
     ----------
@@ -82,16 +79,4 @@ def blob_devices_of(
     >>> blob_devices_of(net, [op.input for op in net.op], [op.output for op in net.op])
     {'a': (1, 0), 'b': (0, 0), 'x': (1, 0)}
     """
-    default = device_key(net.device_option) if net.HasField("device_option") else CPU
-    written: dict[str, Device] = {}
-    read: dict[str, Device] = {}
-    for op, op_reads, op_writes in zip(net.op, reads, writes, strict=True):
-        device = op_device(op, default)
-        out_device = CPU if op.type == "CopyGPUToCPU" else device
-        for name in op_writes:
-            written.setdefault(name, out_device)
-        for name in op_reads:
-            read.setdefault(name, device)
-    for name, device in read.items():
-        written.setdefault(name, device)
-    return written
+    return _rule.blob_devices(net, reads, writes)

@@ -15,7 +15,9 @@ malformed (a bad argument, contradictory input shapes).
 
 Dtypes are Caffe2 ``TensorProto.DataType`` names in lower case: ``"float"``,
 ``"double"``, ``"float16"``, ``"int32"``, ``"int64"``, ``"int16"``,
-``"int8"``, ``"uint8"``, ``"uint16"``, ``"bool"``, ``"byte"``, ``"string"``.
+``"int8"``, ``"uint8"``, ``"uint16"``, ``"bool"``, ``"byte"``, ``"string"``
+-- the canonical names of :mod:`memonger.stats.dtypes`, the project's one
+dtype table (names, aliases and element sizes).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import NamedTuple
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import ShapeInferenceError
+from memonger.stats import DataType, UnsupportedDtypeError
+from memonger.stats.dtypes import dtype_name as _dtype_name
 
 __all__ = [
     "DTYPE_NAMES",
@@ -41,39 +45,18 @@ __all__ = [
     "supported_op_types",
 ]
 
-#: Caffe2 ``TensorProto.DataType`` numbers and their names.
-DTYPE_NAMES: dict[int, str] = {
-    0: "undefined",
-    1: "float",
-    2: "int32",
-    3: "byte",
-    4: "string",
-    5: "bool",
-    6: "uint8",
-    7: "int8",
-    8: "uint16",
-    9: "int16",
-    10: "int64",
-    12: "float16",
-    13: "double",
-}
-
-_ALIASES: dict[str, str] = {
-    "float32": "float",
-    "float64": "double",
-    "half": "float16",
-    "int": "int32",
-    "long": "int64",
-    "bytes": "byte",
-    "str": "string",
-}
+#: Caffe2 ``TensorProto.DataType`` numbers and their canonical names (from the
+#: project's one dtype table, :mod:`memonger.stats.dtypes`).
+DTYPE_NAMES: dict[int, str] = {int(member): _dtype_name(member) for member in DataType}
 
 
 def dtype_name(dtype: int | str) -> str:
     """Return the canonical name of a Caffe2 dtype given as a number or a name.
 
-    Names are case-insensitive; numpy-style aliases such as ``float32`` and
-    ``float64`` are accepted.
+    Names are case-insensitive; every name and alias of
+    :data:`memonger.stats.dtypes.DTYPE_BY_NAME` is accepted (``float32``,
+    ``float64``, ``half``, ``short``...), so shape inference and
+    :mod:`memonger.stats` always agree on a dtype.
 
     Raises
     ------
@@ -88,20 +71,17 @@ def dtype_name(dtype: int | str) -> str:
     'float'
     >>> dtype_name("float32")
     'float'
+    >>> dtype_name("short")
+    'int16'
     """
-    if isinstance(dtype, bool):
+    if not isinstance(dtype, (int, str)) or isinstance(dtype, bool):
         raise ValueError(f"not a Caffe2 data type: {dtype!r}")
-    if isinstance(dtype, int):
-        try:
-            return DTYPE_NAMES[dtype]
-        except KeyError:
+    try:
+        return _dtype_name(dtype)
+    except UnsupportedDtypeError:
+        if isinstance(dtype, int):
             raise ValueError(f"not a Caffe2 data type number: {dtype}") from None
-    if isinstance(dtype, str):
-        name = dtype.strip().lower()
-        name = _ALIASES.get(name, name)
-        if name in DTYPE_NAMES.values():
-            return name
-    raise ValueError(f"not a Caffe2 data type: {dtype!r}")
+        raise ValueError(f"not a Caffe2 data type: {dtype!r}") from None
 
 
 class TensorInfo(NamedTuple):

@@ -29,11 +29,9 @@ from memonger.netdef.rules import (
     gradient_bases,
 )
 from memonger.stats import blob_nbytes
+from memonger.stats.dtypes import has_fixed_size
 
 __all__ = ["ShapeInference", "infer_shapes", "weight_shapes_from_init_net"]
-
-#: Dtypes without a fixed element size.
-_UNSIZED_DTYPES = frozenset({"string", "byte", "undefined"})
 
 
 @dataclass(frozen=True)
@@ -78,7 +76,7 @@ class ShapeInference:
             raise ShapeInferenceError(f"blob {blob!r} has no known shape: {self.unknown[blob]}")
         shape = self.shapes[blob]
         dtype = self.dtypes[blob]
-        if dtype in _UNSIZED_DTYPES:
+        if not has_fixed_size(dtype):
             raise ShapeInferenceError(f"blob {blob!r} has dtype {dtype!r}: no fixed element size")
         return blob_nbytes(shape, dtype)
 
@@ -92,7 +90,7 @@ class ShapeInference:
         {'x': 24, 'i': 32}
         """
         if blobs is None:
-            blobs = [b for b in self.shapes if self.dtypes[b] not in _UNSIZED_DTYPES]
+            blobs = [b for b in self.shapes if has_fixed_size(self.dtypes[b])]
         return {b: self.nbytes(b) for b in blobs}
 
 

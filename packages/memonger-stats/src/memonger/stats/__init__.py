@@ -6,9 +6,23 @@ It estimates what a net allocates (:func:`estimate_memory_usage`), measures
 plans (naive, plan and peak live bytes), draws live bytes over op positions
 (:func:`compute_timeline`) and renders reports as text, JSON or a PNG plot
 (:class:`MemoryReport`).
+
+Liveness, naive, plan and peak bytes are memonger.alloc's
+(:mod:`memonger.alloc.liveness`, the one definition of the project); the
+device rule lives in :mod:`memonger.stats.devices` and the dtype table in
+:mod:`memonger.stats.dtypes`, for every package.
 """
 
-from memonger.stats.dtypes import DataType, DTypeLike, as_datatype, blob_nbytes, dtype_nbytes
+from memonger.stats.dtypes import (
+    DTYPE_BY_NAME,
+    DataType,
+    DTypeLike,
+    as_datatype,
+    blob_nbytes,
+    dtype_name,
+    dtype_nbytes,
+    has_fixed_size,
+)
 from memonger.stats.errors import (
     InvalidShapeError,
     InvalidSizeError,
@@ -47,7 +61,10 @@ from memonger.stats.shapes import (
 )
 from memonger.stats.timeline import Timeline, compute_timeline, timeline_from_ranges
 
+__version__ = "0.1.0"
+
 __all__ = [
+    "DTYPE_BY_NAME",
     "SCHEMA",
     "SCHEMA_VERSION",
     "Assignments",
@@ -66,15 +83,18 @@ __all__ = [
     "StatsError",
     "Timeline",
     "UnsupportedDtypeError",
+    "__version__",
     "as_datatype",
     "blob_nbytes",
     "build_net_report",
     "collect_blob_sizes",
     "compute_statistics",
     "compute_timeline",
+    "dtype_name",
     "dtype_nbytes",
     "estimate_memory_usage",
     "format_nbytes",
+    "has_fixed_size",
     "naive_nbytes",
     "net_blobs",
     "peak_live_nbytes",

@@ -6,22 +6,28 @@ import operator
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from memonger.stats.errors import InvalidSizeError, MissingSizeError
+from memonger.alloc import Liveness, LiveRange, ViewsOf, compute_liveness, nbytes
+from memonger.stats.errors import InvalidSizeError, MissingSizeError, StatsError
 
 __all__ = [
     "SizeSource",
     "check_size",
-    "device_key",
-    "device_of",
-    "net_device",
     "net_ops",
-    "produced_in",
+    "ordered_ops",
+    "produced_order",
     "size_of",
+    "sized_liveness",
     "sizer",
 ]
 
-SizeSource = Mapping[str, int] | Callable[[str], int]
-"""Blob sizes in bytes: a mapping ``{blob: bytes}`` or a callable ``name -> bytes``."""
+SizeSource = Mapping[str, int | None] | Callable[[str], int | None]
+"""Blob sizes in bytes: a mapping ``{blob: bytes}`` or a callable ``name -> bytes``.
+
+The unknown-size policy is memonger.alloc's (:mod:`memonger.alloc.liveness`):
+a size ``None`` is unknown and counts as one byte (:func:`memonger.alloc.nbytes`);
+a blob the mapping lacks (or the callable raises ``KeyError`` for) is an error,
+:class:`~memonger.stats.MissingSizeError`.
+"""
 
 
 def net_ops(net: Any) -> list[Any]:
@@ -34,37 +40,15 @@ def net_ops(net: Any) -> list[Any]:
     raise TypeError(f"{type(net).__name__} is neither a net with .op nor an iterable of ops")
 
 
-def _has_field(obj: Any, field: str) -> bool:
-    has_field = getattr(obj, "HasField", None)
-    if callable(has_field):
-        try:
-            return bool(has_field(field))
-        except ValueError:  # not a message field of this type
-            return getattr(obj, field, None) is not None
-    return getattr(obj, field, None) is not None
-
-
-def device_key(option: Any) -> tuple[int, int] | None:
-    """``(device_type, device_id)`` of a DeviceOption-like object, None if absent."""
-    if option is None:
-        return None
-    return (int(getattr(option, "device_type", 0) or 0), int(getattr(option, "device_id", 0) or 0))
-
-
-def device_of(op: Any, default: tuple[int, int] = (0, 0)) -> tuple[int, int]:
-    """The device ``(type, id)`` an op runs on; ``default`` when it has no DeviceOption."""
-    if not _has_field(op, "device_option"):
-        return default
-    key = device_key(op.device_option)
-    return default if key is None else key
-
-
-def net_device(net: Any) -> tuple[int, int]:
-    """The device of a net's own DeviceOption, CPU 0 when absent."""
-    if not hasattr(net, "op") or not _has_field(net, "device_option"):
-        return (0, 0)
-    key = device_key(net.device_option)
-    return (0, 0) if key is None else key
+def ordered_ops(net: Any, order: Sequence[int] | None) -> list[Any]:
+    """The ops of ``net`` in ``order`` (default: program order), the order checked."""
+    ops = net_ops(net)
+    if order is None:
+        return ops
+    indices = [int(i) for i in order]
+    if sorted(indices) != list(range(len(ops))):
+        raise StatsError(f"order is not a permutation of the {len(ops)} op indices")
+    return [ops[i] for i in indices]
 
 
 def check_size(name: str, value: object) -> int:
@@ -83,7 +67,7 @@ def check_size(name: str, value: object) -> int:
 
 
 def size_of(sizes: SizeSource, name: str) -> int:
-    """Size of blob ``name`` in bytes from a mapping or a callable."""
+    """Size of blob ``name`` in bytes from a mapping or a callable (see :data:`SizeSource`)."""
     if isinstance(sizes, Mapping):
         if name not in sizes:
             raise MissingSizeError(f"blob {name!r} has no size")
@@ -94,32 +78,43 @@ def size_of(sizes: SizeSource, name: str) -> int:
         except KeyError:
             raise MissingSizeError(f"blob {name!r} has no size") from None
     if value is None:
-        raise MissingSizeError(f"blob {name!r} has no size (None)")
+        return nbytes(None)
     return check_size(name, value)
 
 
 def sizer(sizes: SizeSource) -> Callable[[str], int]:
     """A validating ``name -> bytes`` lookup over a mapping or a callable (see :func:`size_of`)."""
-    if isinstance(sizes, Mapping):
-        mapping = sizes
-
-        def from_mapping(name: str) -> int:
-            try:
-                value = mapping[name]
-            except KeyError:
-                raise MissingSizeError(f"blob {name!r} has no size") from None
-            if value is None:
-                raise MissingSizeError(f"blob {name!r} has no size (None)")
-            return check_size(name, value)
-
-        return from_mapping
     return lambda name: size_of(sizes, name)
 
 
-def produced_in(ops: Sequence[Any]) -> list[str]:
-    """Blobs written by some op, in order of first write."""
+def sized_liveness(
+    ops: Sequence[Any], blob_nbytes: SizeSource | None, views: ViewsOf | None
+) -> tuple[Liveness, dict[str, LiveRange]]:
+    """memonger.alloc's liveness of ``ops`` and its produced ranges, sized.
+
+    The ranges are :meth:`memonger.alloc.Liveness.produced_ranges` (the blobs
+    the design-7 metrics count), each storage sized as alloc sizes a storage
+    group: the largest size of its members, looked up in ``blob_nbytes``
+    (default: the ranges' own, unknown).
+    """
+    live = compute_liveness(ops, views=views)
+    ranges = live.produced_ranges()
+    if blob_nbytes is None:
+        return live, ranges
+    lookup = sizer(blob_nbytes)
+    sized = {
+        root: LiveRange(r.defined, r.used, max(lookup(m) for m in live.members(root)))
+        for root, r in ranges.items()
+    }
+    return live, sized
+
+
+def produced_order(ops: Sequence[Any], live: Liveness) -> list[str]:
+    """The produced storages of ``live`` (their roots) in order of first write in ``ops``."""
     seen: dict[str, None] = {}
     for op in ops:
         for name in op.output:
-            seen.setdefault(name, None)
+            root = live.root(name)
+            if root in live.produced:
+                seen.setdefault(root, None)
     return list(seen)

@@ -6,6 +6,12 @@ FLOAT), a name (``"float"``, ``"float32"``, ``"int64"``, ``"half"``...), a
 ``numpy.dtype("int8")``).  Types without a fixed element size (STRING, BYTE)
 and UNDEFINED raise :class:`~memonger.stats.UnsupportedDtypeError`.
 
+This module is the one dtype table of memonger: :data:`DTYPE_BY_NAME` holds
+every accepted name and alias, :func:`dtype_name` the canonical name of each
+type (``DataType`` member names in lower case: ``"float"``, ``"int16"``,
+``"float16"``...), :func:`has_fixed_size` which types have an element size.
+``memonger.netdef``'s shape inference names and sizes dtypes through it.
+
 Byte counts are computed with Python integers, so they never overflow.
 """
 
@@ -13,14 +19,24 @@ from __future__ import annotations
 
 import enum
 import operator
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, SupportsIndex
 
 import numpy as np
 
 from memonger.stats.errors import InvalidShapeError, UnsupportedDtypeError
 
-__all__ = ["DTypeLike", "DataType", "as_datatype", "blob_nbytes", "dtype_nbytes"]
+__all__ = [
+    "DTYPE_BY_NAME",
+    "DTypeLike",
+    "DataType",
+    "as_datatype",
+    "blob_nbytes",
+    "dtype_name",
+    "dtype_nbytes",
+    "has_fixed_size",
+]
 
 
 class DataType(enum.IntEnum):
@@ -65,6 +81,7 @@ _NAMES: dict[str, DataType] = {
     "int32": DataType.INT32,
     "int": DataType.INT32,
     "byte": DataType.BYTE,
+    "bytes": DataType.BYTE,
     "string": DataType.STRING,
     "str": DataType.STRING,
     "bool": DataType.BOOL,
@@ -80,6 +97,14 @@ _NAMES: dict[str, DataType] = {
     "double": DataType.DOUBLE,
     "float64": DataType.DOUBLE,
 }
+
+DTYPE_BY_NAME: Mapping[str, DataType] = MappingProxyType(_NAMES)
+"""Every dtype name :func:`as_datatype` accepts (lower case) -> its :class:`DataType`.
+
+The canonical names (:func:`dtype_name`) and their aliases: ``float32`` and
+``single`` (FLOAT), ``int`` (INT32), ``short`` (INT16), ``long`` (INT64),
+``half`` (FLOAT16), ``float64`` (DOUBLE), ``bytes`` (BYTE), ``str`` (STRING).
+"""
 
 _NUMPY: dict[str, DataType] = {
     "float32": DataType.FLOAT,
@@ -153,6 +178,38 @@ def as_datatype(dtype: DTypeLike) -> DataType:
         raise UnsupportedDtypeError(
             f"numpy dtype {np_dtype.name!r} has no Caffe2 DataType equivalent"
         ) from None
+
+
+def dtype_name(dtype: DTypeLike) -> str:
+    """The canonical name of a dtype: its :class:`DataType` member name in lower case.
+
+    Raises
+    ------
+    UnsupportedDtypeError
+        The dtype is not known.
+
+    Examples
+    --------
+    >>> dtype_name("short"), dtype_name(1), dtype_name("HALF"), dtype_name("string")
+    ('int16', 'float', 'float16', 'string')
+    """
+    return as_datatype(dtype).name.lower()
+
+
+def has_fixed_size(dtype: DTypeLike) -> bool:
+    """Whether elements of ``dtype`` have a fixed size (all but STRING, BYTE, UNDEFINED).
+
+    Raises
+    ------
+    UnsupportedDtypeError
+        The dtype is not known.
+
+    Examples
+    --------
+    >>> has_fixed_size("short"), has_fixed_size("byte")
+    (True, False)
+    """
+    return as_datatype(dtype) in _NBYTES
 
 
 def dtype_nbytes(dtype: DTypeLike) -> int:

@@ -7,6 +7,8 @@ from the builtin a caller would naturally catch (``ValueError``, ``KeyError``,
 
 from __future__ import annotations
 
+from memonger.alloc import MissingSizeError as _AllocMissingSizeError
+
 __all__ = [
     "InvalidShapeError",
     "InvalidSizeError",
@@ -34,11 +36,12 @@ class InvalidSizeError(StatsError, ValueError):
     """A blob size is negative or not an integer."""
 
 
-class MissingSizeError(StatsError, KeyError):
-    """A blob has no shape or size where one is required."""
+class MissingSizeError(StatsError, _AllocMissingSizeError):
+    """A blob has no shape or size where one is required.
 
-    def __str__(self) -> str:  # KeyError would quote the message
-        return str(self.args[0]) if self.args else ""
+    It is also a :class:`memonger.alloc.MissingSizeError` (and a ``KeyError``):
+    the project has one unknown-size policy, memonger.alloc's.
+    """
 
 
 class ShapeFileError(StatsError, ValueError):

@@ -9,14 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal, NamedTuple
 
-from memonger.stats._nets import (
-    SizeSource,
-    device_key,
-    device_of,
-    net_device,
-    net_ops,
-    sizer,
-)
+from memonger.alloc import ViewsOf, declared_views
+from memonger.stats._nets import SizeSource, net_ops, sizer
+from memonger.stats.devices import Device, as_device, net_device, op_device
 from memonger.stats.dtypes import DataType, DTypeLike, blob_nbytes
 from memonger.stats.errors import MissingSizeError, StatsError
 from memonger.stats.shapes import BlobShape
@@ -24,6 +19,7 @@ from memonger.stats.shapes import BlobShape
 __all__ = ["MemoryEstimate", "estimate_memory_usage"]
 
 _RELEASING = frozenset({"Free", "Alias"})
+"""Op types that release their outputs' memory (an ``Alias`` output then views its input)."""
 
 
 class MemoryEstimate(NamedTuple):
@@ -37,20 +33,14 @@ class MemoryEstimate(NamedTuple):
     """Bytes allocated by each op type, in order of first allocation."""
 
 
-def _scope(devicescope: Any) -> tuple[int, int]:
-    if devicescope is None:
-        return (0, 0)
-    if isinstance(devicescope, tuple):
-        device_type, device_id = devicescope
-        return (int(device_type), int(device_id))
-    if not (hasattr(devicescope, "device_type") or hasattr(devicescope, "device_id")):
+def _scope(devicescope: Any) -> Device:
+    try:
+        return as_device(devicescope)
+    except TypeError:
         raise TypeError(
             f"devicescope must be a DeviceOption, a (device_type, device_id) tuple or None, "
             f"not {devicescope!r}"
-        )
-    key = device_key(devicescope)
-    assert key is not None
-    return key
+        ) from None
 
 
 def _nets(protos: Any) -> list[Any]:
@@ -72,6 +62,7 @@ def estimate_memory_usage(
     *,
     sizes: SizeSource | None = None,
     unknown: Literal["raise", "zero"] = "raise",
+    views: ViewsOf | None = None,
 ) -> MemoryEstimate:
     """Simulate a single-threaded run and count the bytes it allocates.
 
@@ -82,14 +73,18 @@ def estimate_memory_usage(
     - ``Free`` ops release their outputs, on any device; so do ``Alias`` ops,
       whose outputs then share their input's memory and are not counted
       when written (until freed);
+    - an output an op declares a view of one of its inputs (memonger.alloc's
+      view declarations: the op's ``views`` attribute, or ``views``) shares
+      that input's memory: it allocates nothing;
     - blobs that exist before the run (a net's ``external_input``, or a blob
       read before any op on the device wrote it) are never counted, even when
       an op writes them in place -- unless they are freed and written again;
     - a blob freed and written again is allocated again.
 
-    Ops on other devices are ignored.  An op's device is that of its
-    DeviceOption (``device_type`` and ``device_id`` only), else that of its
-    net, else CPU 0.  The nets are read, never modified.
+    Ops on other devices are ignored.  Devices follow the one device rule of
+    :mod:`memonger.stats.devices`: an op's device is that of its DeviceOption,
+    else that of its net, else the CPU, and every CPU is one device whatever
+    its ``device_id``.  The nets are read, never modified.
 
     Parameters
     ----------
@@ -105,12 +100,18 @@ def estimate_memory_usage(
         ``blob -> dtype`` (DataType number, name or numpy dtype); default
         FLOAT, or a BlobShape's own dtype.
     devicescope : DeviceOption-like, ``(device_type, device_id)`` or None
-        The device to estimate; None is CPU 0.
+        The device to estimate; None is the CPU.
     sizes : mapping or callable, optional
         Blob sizes in bytes; takes precedence over ``shapes`` and ``types``.
     unknown : {"raise", "zero"}, default "raise"
-        A blob with no size raises :class:`MissingSizeError`, or counts as
-        0 bytes (the original logged a warning and counted 0).
+        A blob with no shape, or missing from ``sizes``, raises
+        :class:`MissingSizeError`, or counts as 0 bytes (the original logged a
+        warning and counted 0).  A size ``None`` in ``sizes`` is unknown and
+        counts as one byte, memonger's unknown-size policy.
+    views : callable, optional
+        ``op -> (output_index, input_index)`` view pairs, as for
+        :func:`memonger.alloc.compute_liveness`; default: each op's own
+        ``views`` attribute.
 
     Returns
     -------
@@ -132,12 +133,20 @@ def estimate_memory_usage(
     ...          external_input=["x"])
     >>> estimate_memory_usage(net, {"x": [4], "a": [4], "b": [8], "c": [2]})
     MemoryEstimate(total=56, highwater=48, by_op_type={'Relu': 56})
+
+    A CPU is a CPU whatever its ``device_id``:
+
+    >>> cpu1 = NS(device_type=0, device_id=1)
+    >>> ops = [NS(type="Relu", input=["x"], output=["a"], device_option=cpu1)]
+    >>> estimate_memory_usage(ops, sizes={"x": 4, "a": 4}).total
+    4
     """
     if unknown not in ("raise", "zero"):
         raise ValueError(f"unknown must be 'raise' or 'zero', not {unknown!r}")
     if sizes is None and shapes is None:
         raise StatsError("estimate_memory_usage needs shapes or sizes")
     scope = _scope(devicescope)
+    views_of = declared_views if views is None else views
     cache: dict[str, int] = {}
     lookup = None if sizes is None else sizer(sizes)
 
@@ -185,13 +194,24 @@ def estimate_memory_usage(
                     else:
                         present.discard(blob)
                 continue
-            if device_of(op, default) != scope:
+            if op_device(op, default) != scope:
                 continue
             for blob in op.input:
                 if blob not in allocated and blob not in written:
                     present.add(blob)
-            for blob in op.output:
+            inputs, outputs = list(op.input), list(op.output)
+            viewing = {
+                outputs[o]
+                for o, i in views_of(op)
+                if 0 <= o < len(outputs) and 0 <= i < len(inputs) and outputs[o] != inputs[i]
+            }
+            for blob in outputs:
                 written.add(blob)
+                if blob in viewing:
+                    if blob in allocated:
+                        current -= allocated.pop(blob)
+                    present.add(blob)
+                    continue
                 if blob in allocated or blob in present:
                     continue
                 size = nbytes(blob)

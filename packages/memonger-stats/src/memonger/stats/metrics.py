@@ -1,12 +1,21 @@
 """Memory metrics of a plan: naive, plan and peak live bytes, and statistics.
 
-The definitions (used by reports and benchmarks alike):
+The definitions (design 7, used by reports and benchmarks alike) are
+memonger.alloc's, computed by its functions over its ranges
+(:func:`memonger.alloc.compute_liveness`, :func:`memonger.alloc.naive_bytes`,
+:func:`memonger.alloc.plan_bytes`, :func:`memonger.alloc.peak_live_bytes`);
+this module only feeds them nets and sizes from a mapping or a callable:
 
-- *produced blobs* are the blobs written by some op;
+- *produced blobs* are the storages some op writes
+  (:meth:`memonger.alloc.Liveness.produced_ranges`; without views, the blobs
+  written by some op);
 - *naive bytes* is the sum of their sizes (every blob in its own buffer);
 - *plan bytes* is the sum over buffers of the largest produced blob in it;
 - *peak live bytes* is the largest total size of produced blobs live at one
   op position: the lower bound of any plan for that op order.
+
+A size ``None`` counts as one byte; a blob missing from a size mapping is an
+error (:class:`~memonger.stats.MissingSizeError`), as in memonger.alloc.
 """
 
 from __future__ import annotations
@@ -15,8 +24,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from memonger.alloc import LiveRange
-from memonger.stats._nets import SizeSource, check_size, net_ops, produced_in, size_of
+from memonger.alloc import LiveRange, ViewsOf, naive_bytes, peak_live_bytes, plan_bytes
+from memonger.stats._nets import (
+    SizeSource,
+    check_size,
+    net_ops,
+    ordered_ops,
+    produced_order,
+    size_of,
+    sized_liveness,
+)
 from memonger.stats.errors import StatsError
 
 __all__ = [
@@ -98,32 +115,49 @@ def compute_statistics(assignments: Assignments, blob_nbytes: SizeSource) -> Sta
     >>> compute_statistics(plan, {"a": 10, "b": 5, "c": 30})
     Statistics(baseline_nbytes=45, optimized_nbytes=35)
     """
+    sized = _sized(assignments, blob_nbytes)
+    members = {name: r for buffer in sized for name, r in buffer}
+    return Statistics(baseline_nbytes=naive_bytes(members), optimized_nbytes=plan_bytes(sized))
+
+
+def _sized(assignments: Assignments, blob_nbytes: SizeSource) -> list[list[tuple[str, LiveRange]]]:
+    """``assignments`` with each member's range sized from ``blob_nbytes``."""
     sizes: dict[str, int] = {}
-    optimized = 0
+    out: list[list[tuple[str, LiveRange]]] = []
     for buffer in assignments:
-        largest = 0
-        for blob, _ in buffer:
+        row = []
+        for blob, r in buffer:
             if blob not in sizes:
                 sizes[blob] = size_of(blob_nbytes, blob)
-            largest = max(largest, sizes[blob])
-        optimized += largest
-    return Statistics(baseline_nbytes=sum(sizes.values()), optimized_nbytes=optimized)
+            row.append((blob, LiveRange(r.defined, r.used, sizes[blob])))
+        out.append(row)
+    return out
 
 
-def produced_blobs(net: Any) -> list[str]:
+def produced_blobs(net: Any, *, views: ViewsOf | None = None) -> list[str]:
     """Blobs written by some op of ``net`` (a net or a sequence of ops), in order of first write.
+
+    With views, one name per produced storage: its root (see
+    :class:`memonger.alloc.Liveness`).
 
     Examples
     --------
     >>> from types import SimpleNamespace as Op
     >>> produced_blobs([Op(input=["x"], output=["a"]), Op(input=["a"], output=["b", "a"])])
     ['a', 'b']
+    >>> produced_blobs([Op(input=["x"], output=["a"]),
+    ...                 Op(input=["a"], output=["v"], views=[(0, 0)])])
+    ['a']
     """
-    return produced_in(net_ops(net))
+    ops = net_ops(net)
+    live, _ = sized_liveness(ops, None, views)
+    return produced_order(ops, live)
 
 
-def naive_nbytes(net: Any, blob_nbytes: SizeSource) -> int:
+def naive_nbytes(net: Any, blob_nbytes: SizeSource, *, views: ViewsOf | None = None) -> int:
     """Sum of the sizes of the produced blobs of ``net`` (no sharing at all).
+
+    :func:`memonger.alloc.naive_bytes` of the produced ranges.
 
     Examples
     --------
@@ -132,7 +166,8 @@ def naive_nbytes(net: Any, blob_nbytes: SizeSource) -> int:
     ...              {"x": 1000, "a": 10, "b": 20})
     30
     """
-    return sum(size_of(blob_nbytes, blob) for blob in produced_blobs(net))
+    _, ranges = sized_liveness(net_ops(net), blob_nbytes, views)
+    return naive_bytes(ranges)
 
 
 def plan_nbytes(
@@ -142,6 +177,8 @@ def plan_nbytes(
     produced: Iterable[str] | None = None,
 ) -> int:
     """Sum over buffers of the largest produced blob in it.
+
+    :func:`memonger.alloc.plan_bytes` with sizes from ``blob_nbytes``.
 
     Parameters
     ----------
@@ -155,6 +192,9 @@ def plan_nbytes(
         blob that is in no assignment counts as a buffer of its own, so the
         result compares directly with :func:`naive_nbytes`.  When omitted,
         every member counts and only the assignments' buffers are summed.
+        With views, the produced blobs are storage roots and ``blob_nbytes``
+        should give each root its storage's size (its largest member), as
+        :func:`memonger.alloc.compute_liveness` sizes it.
 
     Examples
     --------
@@ -164,29 +204,28 @@ def plan_nbytes(
     >>> plan_nbytes(plan, sizes), plan_nbytes(plan, sizes, produced=["a", "b", "c"])
     (30, 35)
     """
-    wanted = None if produced is None else dict.fromkeys(produced)
-    total = 0
-    seen: set[str] = set()
-    for buffer in assignments:
-        largest = 0
-        for blob, _ in buffer:
-            if wanted is not None and blob not in wanted:
-                continue
-            seen.add(blob)
-            largest = max(largest, size_of(blob_nbytes, blob))
-        total += largest
-    if wanted is not None:
-        total += sum(size_of(blob_nbytes, blob) for blob in wanted if blob not in seen)
-    return total
+    if produced is None:
+        return plan_bytes(_sized(assignments, blob_nbytes))
+    counted = {
+        blob: LiveRange(0, 0, size_of(blob_nbytes, blob)) for blob in dict.fromkeys(produced)
+    }
+    members = [[(blob, r) for blob, r in buffer if blob in counted] for buffer in assignments]
+    return plan_bytes(members, counted)
 
 
 def peak_live_nbytes(
-    net: Any, blob_nbytes: SizeSource, *, order: Sequence[int] | None = None
+    net: Any,
+    blob_nbytes: SizeSource,
+    *,
+    order: Sequence[int] | None = None,
+    views: ViewsOf | None = None,
 ) -> int:
     """Largest total size of produced blobs live at one op position.
 
-    The lower bound of any plan for this op order; see
-    :func:`memonger.stats.compute_timeline` for the positions and the blobs.
+    The lower bound of any plan for this op order:
+    :func:`memonger.alloc.peak_live_bytes` of the produced ranges of the ops in
+    ``order``; see :func:`memonger.stats.compute_timeline` for the positions
+    and the blobs.
 
     Examples
     --------
@@ -195,10 +234,12 @@ def peak_live_nbytes(
     ...        Op(input=["b"], output=["c"])]
     >>> peak_live_nbytes(ops, {"x": 1, "a": 10, "b": 20, "c": 5})
     30
+    >>> ops[2] = Op(input=["b"], output=["c"], control_input=["a"])
+    >>> peak_live_nbytes(ops, {"x": 1, "a": 10, "b": 20, "c": 5})
+    35
     """
-    from memonger.stats.timeline import compute_timeline
-
-    return compute_timeline(net, blob_nbytes, order=order).peak_nbytes
+    _, ranges = sized_liveness(ordered_ops(net, order), blob_nbytes, views)
+    return peak_live_bytes(ranges)
 
 
 def renamed_sizes(

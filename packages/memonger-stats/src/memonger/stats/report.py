@@ -52,15 +52,10 @@ from typing import Any
 
 import numpy as np
 
-from memonger.stats._nets import SizeSource, net_ops, size_of
+from memonger.alloc import ViewsOf, naive_bytes, plan_bytes
+from memonger.stats._nets import SizeSource, net_ops, produced_order, size_of, sized_liveness
 from memonger.stats.errors import StatsError
-from memonger.stats.metrics import (
-    Assignments,
-    Statistics,
-    naive_nbytes,
-    plan_nbytes,
-    produced_blobs,
-)
+from memonger.stats.metrics import Assignments, Statistics, produced_blobs
 from memonger.stats.timeline import Timeline, compute_timeline
 
 __all__ = [
@@ -404,8 +399,13 @@ def build_net_report(
     seconds: Mapping[str, float] | None = None,
     extra: Mapping[str, Scalar] | None = None,
     timelines: bool = True,
+    views: ViewsOf | None = None,
 ) -> NetReport:
     """Compute one report row from a net, its sizes and its optimized form.
+
+    Every figure is memonger.alloc's: ranges from
+    :func:`memonger.alloc.compute_liveness`, naive, plan and peak bytes from
+    its design-7 metrics (see :mod:`memonger.stats.metrics`).
 
     Parameters
     ----------
@@ -422,13 +422,17 @@ def build_net_report(
         Original blob -> buffer name.
     assignments : list of lists of (str, LiveRange), optional
         The shared buffers; when given, ``plan_nbytes`` comes from them
-        (:func:`memonger.stats.plan_nbytes` with the produced blobs).
+        (:func:`memonger.alloc.plan_bytes` over the produced storages).
     order, optimized_order : sequence of int, optional
         Execution orders of the two nets (default: program order).
     lower_bound_nbytes, algorithm, optimal, seconds, extra
         Copied into the row.
     timelines : bool, default True
         Keep the timelines (for plots and JSON).
+    views : callable, optional
+        ``op -> (output_index, input_index)`` view pairs for both nets, as for
+        :func:`memonger.alloc.compute_liveness`; default: each op's own
+        ``views`` attribute.
 
     Returns
     -------
@@ -448,9 +452,10 @@ def build_net_report(
     (35, 30, 30, 2)
     """
     ops = net_ops(net)
-    produced = produced_blobs(ops)
-    original = compute_timeline(ops, blob_nbytes, order=order)
-    naive = naive_nbytes(ops, blob_nbytes)
+    live, ranges = sized_liveness(ops, blob_nbytes, views)
+    produced = produced_order(ops, live)
+    original = compute_timeline(ops, blob_nbytes, order=order, views=views)
+    naive = naive_bytes(ranges)
     plan = naive
     blobs_after = len(produced)
     optimized_timeline: Timeline | None = None
@@ -465,11 +470,14 @@ def build_net_report(
                 return buffers[blob]
             return size_of(blob_nbytes, blob)
 
-        optimized_timeline = compute_timeline(optimized, optimized_size, order=optimized_order)
-        plan = optimized_timeline.total_nbytes
-        blobs_after = len(produced_blobs(optimized))
+        optimized_timeline = compute_timeline(
+            optimized, optimized_size, order=optimized_order, views=views
+        )
+        _, after = sized_liveness(net_ops(optimized), optimized_size, views)
+        plan = naive_bytes(after)  # every buffer of the optimized net its own
+        blobs_after = len(produced_blobs(optimized, views=views))
     if assignments is not None:
-        plan = plan_nbytes(assignments, blob_nbytes, produced=produced)
+        plan = plan_bytes(assignments, ranges)  # storages sized by their largest member
         if optimized is None:
             wanted = set(produced)
             members = [{b for b, _ in buffer if b in wanted} for buffer in assignments]

@@ -1,10 +1,17 @@
 """Live bytes at every op position, their peak, and the blobs that make it.
 
-A blob is live at every position of its closed live range
-``[defined, used]`` (see :class:`memonger.alloc.LiveRange`), clipped to the
-net's positions ``0 .. len(ops) - 1``.  Only produced blobs (written by some
-op) count; a produced blob that is read before its first write (an input
-updated in place) is live from position 0.
+Liveness is memonger.alloc's, the one definition of the project
+(:mod:`memonger.alloc.liveness`: control inputs extend a range without
+consuming the value, a blob never read after its last write lives to the
+end, views share their base's storage): the ranges come from
+:func:`memonger.alloc.compute_liveness` and the live bytes from
+:func:`memonger.alloc.live_bytes`.  A storage is live at every position of
+its closed live range ``[defined, used]`` (see
+:class:`memonger.alloc.LiveRange`), clipped to the net's positions
+``0 .. len(ops) - 1``.  Only produced storages count
+(:meth:`memonger.alloc.Liveness.produced_ranges`); one that is read before
+its first write (an input updated in place) is live from position 0.  A
+size ``None`` counts as one byte, as everywhere in memonger.
 
 The same functions describe an optimized net: a renamed net's buffer names
 are its blobs, sized with :func:`memonger.stats.renamed_sizes`.
@@ -19,9 +26,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from memonger.alloc import LiveRange
-from memonger.stats._nets import SizeSource, check_size, net_ops, size_of, sizer
-from memonger.stats.errors import MissingSizeError, StatsError
+from memonger.alloc import LiveRange, ViewsOf, live_bytes, nbytes
+from memonger.stats._nets import SizeSource, check_size, ordered_ops, size_of, sized_liveness
+from memonger.stats.errors import StatsError
 
 __all__ = ["Timeline", "compute_timeline", "timeline_from_ranges"]
 
@@ -85,33 +92,36 @@ class Timeline:
         }
 
 
-def _build(
-    spans: Mapping[str, tuple[int, int]], sizes: Mapping[str, int], num_positions: int
-) -> Timeline:
-    names = list(spans)
-    total = sum(sizes[name] for name in names)
+def _build(ranges: Mapping[str, LiveRange], num_positions: int) -> Timeline:
+    """The timeline of sized, counted ranges over ``num_positions`` positions."""
+    sizes = {name: nbytes(r.size) for name, r in ranges.items()}
+    spans: dict[str, tuple[int, int]] = {}
+    for name, r in ranges.items():
+        first, last = max(r.defined, 0), min(r.used, num_positions - 1)
+        if first <= last:
+            spans[name] = (first, last)
+    total = sum(sizes[name] for name in spans)
     dtype: Any = np.int64 if total < _INT64_SAFE else object
-    live_diff = np.zeros(num_positions + 1, dtype=dtype)
+    # live bytes: memonger.alloc's definition; allocated bytes: a cumulative sum of starts
+    live = np.array(live_bytes({n: ranges[n] for n in spans}, num_positions), dtype=dtype)
     alloc_diff = np.zeros(num_positions + 1, dtype=dtype)
-    if names:
-        starts = np.fromiter((spans[n][0] for n in names), dtype=np.int64, count=len(names))
-        ends = np.fromiter((spans[n][1] for n in names), dtype=np.int64, count=len(names))
-        values = np.array([sizes[n] for n in names], dtype=dtype)
-        np.add.at(live_diff, starts, values)
-        np.add.at(live_diff, ends + 1, -values)
+    if spans:
+        starts = np.fromiter((first for first, _ in spans.values()), dtype=np.int64)
+        values = np.array([sizes[n] for n in spans], dtype=dtype)
         np.add.at(alloc_diff, starts, values)
-    live = np.cumsum(live_diff[:num_positions]).astype(dtype)
     allocated = np.cumsum(alloc_diff[:num_positions]).astype(dtype)
     live.setflags(write=False)
     allocated.setflags(write=False)
     if num_positions == 0:
-        return Timeline(live, allocated, -1, (), dict(spans))
+        return Timeline(live, allocated, -1, (), spans)
     peak_position = int(np.argmax(live))
     at_peak = [
-        (name, sizes[name]) for name in names if spans[name][0] <= peak_position <= spans[name][1]
+        (name, sizes[name])
+        for name, (first, last) in spans.items()
+        if first <= peak_position <= last
     ]
     at_peak.sort(key=lambda item: (-item[1], item[0]))
-    return Timeline(live, allocated, peak_position, tuple(at_peak), dict(spans))
+    return Timeline(live, allocated, peak_position, tuple(at_peak), spans)
 
 
 def timeline_from_ranges(
@@ -129,7 +139,8 @@ def timeline_from_ranges(
         As from :func:`memonger.alloc.compute_ranges`.  Blobs with
         ``defined >= 0`` count; so do those named in ``produced``.
     blob_nbytes : mapping or callable, optional
-        Sizes in bytes; default: each range's ``size``.
+        Sizes in bytes; default: each range's ``size`` (``None`` counts as
+        one byte).
     num_positions : int, optional
         Number of op positions; default ``max(used) + 1`` over the counted
         blobs (a blob live to the end then adds the end position).  Spans
@@ -144,7 +155,7 @@ def timeline_from_ranges(
     Raises
     ------
     MissingSizeError
-        A counted blob has no size (``size`` None and no ``blob_nbytes``).
+        ``blob_nbytes`` lacks a counted blob.
 
     Examples
     --------
@@ -154,42 +165,50 @@ def timeline_from_ranges(
     [8, 8, 8]
     """
     extra = set(produced) if produced is not None else set()
-    counted = {name: rng for name, rng in ranges.items() if rng.defined >= 0 or name in extra}
+    counted: dict[str, LiveRange] = {}
+    for name, rng in ranges.items():
+        if rng.defined >= 0 or name in extra:
+            if blob_nbytes is not None:
+                size: int | None = size_of(blob_nbytes, name)
+            else:
+                size = None if rng.size is None else check_size(name, rng.size)
+            counted[name] = LiveRange(rng.defined, rng.used, size)
     if num_positions is None:
         num_positions = max((rng.used for rng in counted.values()), default=-1) + 1
     if num_positions < 0:
         raise StatsError(f"num_positions must be >= 0, not {num_positions}")
-    sizes: dict[str, int] = {}
-    spans: dict[str, tuple[int, int]] = {}
-    for name, rng in counted.items():
-        if blob_nbytes is not None:
-            sizes[name] = size_of(blob_nbytes, name)
-        elif rng.size is None:
-            raise MissingSizeError(f"blob {name!r} has no size")
-        else:
-            sizes[name] = check_size(name, rng.size)
-        first = max(rng.defined, 0)
-        last = min(rng.used, num_positions - 1)
-        if first <= last:
-            spans[name] = (first, last)
-    return _build(spans, sizes, num_positions)
+    return _build(counted, num_positions)
 
 
 def compute_timeline(
-    net: Any, blob_nbytes: SizeSource, *, order: Sequence[int] | None = None
+    net: Any,
+    blob_nbytes: SizeSource,
+    *,
+    order: Sequence[int] | None = None,
+    views: ViewsOf | None = None,
 ) -> Timeline:
     """Live bytes at every op position of a net run in ``order``.
+
+    The ranges are memonger.alloc's (:func:`memonger.alloc.compute_liveness`
+    of the ops in ``order``); the blobs counted are its produced storages,
+    each named by its root and sized by its largest member.
 
     Parameters
     ----------
     net : net or sequence of ops
-        An object with ``.op``, or the ops themselves (``.input``/``.output``).
-        An optimized (renamed) net works the same, with buffer sizes.
+        An object with ``.op``, or the ops themselves (``.input``/``.output``,
+        optionally ``.control_input`` and ``.views``).  An optimized
+        (renamed) net works the same, with buffer sizes.
     blob_nbytes : mapping or callable
-        Size in bytes of every produced blob.
+        Size in bytes of every blob of a produced storage (``None``: unknown,
+        one byte).
     order : sequence of int, optional
         A permutation of op indices: the execution order.  Default: program
         order.
+    views : callable, optional
+        ``op -> (output_index, input_index)`` view pairs, as for
+        :func:`memonger.alloc.compute_liveness`; default: each op's own
+        ``views`` attribute (none when absent).
 
     Returns
     -------
@@ -199,7 +218,7 @@ def compute_timeline(
     Raises
     ------
     MissingSizeError
-        A produced blob has no size.
+        ``blob_nbytes`` lacks a blob of a produced storage.
     StatsError
         ``order`` is not a permutation of the op indices.
 
@@ -211,32 +230,13 @@ def compute_timeline(
     >>> t = compute_timeline(ops, {"a": 10, "b": 20, "c": 5})
     >>> t.live_nbytes.tolist(), t.peak_nbytes, t.peak_blobs
     ([10, 30, 25], 30, (('b', 20), ('a', 10)))
+
+    A control input keeps its blob live up to the op naming it:
+
+    >>> ops[2] = Op(input=["b"], output=["c"], control_input=["a"])
+    >>> compute_timeline(ops, {"a": 10, "b": 20, "c": 5}).live_nbytes.tolist()
+    [10, 30, 35]
     """
-    ops = net_ops(net)
-    if order is not None:
-        indices = [int(i) for i in order]
-        if sorted(indices) != list(range(len(ops))):
-            raise StatsError(f"order is not a permutation of the {len(ops)} op indices")
-        ops = [ops[i] for i in indices]
-    # One pass with the live-range rules of memonger.alloc.compute_ranges.
-    first: dict[str, int] = {}
-    last: dict[str, int] = {}
-    written_last: dict[str, bool] = {}
-    produced: dict[str, None] = {}
-    for pos, op in enumerate(ops):
-        for name in op.input:
-            if name not in first:
-                first[name] = 0  # read before any write: live from the start
-            last[name] = pos
-            written_last[name] = False
-        for name in op.output:
-            if name not in first:
-                first[name] = pos
-            last[name] = pos
-            written_last[name] = True
-            produced[name] = None
-    end = len(ops) - 1
-    lookup = sizer(blob_nbytes)
-    sizes = {name: lookup(name) for name in produced}
-    spans = {name: (first[name], end if written_last[name] else last[name]) for name in produced}
-    return _build(spans, sizes, len(ops))
+    ops = ordered_ops(net, order)
+    _, ranges = sized_liveness(ops, blob_nbytes, views)
+    return _build(ranges, len(ops))
