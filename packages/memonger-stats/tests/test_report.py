@@ -277,3 +277,50 @@ def test_plot_without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(MissingDependencyError, match=r"memonger-stats\[plot\]") as info:
         render_png(sample_report().nets[0])
     assert isinstance(info.value, ImportError)
+
+
+def test_written_files_get_the_permissions_the_umask_gives(tmp_path: Path) -> None:
+    import os
+
+    from memonger.stats.report import _write_atomic
+
+    old = os.umask(0o022)
+    try:
+        _write_atomic(str(tmp_path / "r.json"), b"{}")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "r.json").stat().st_mode & 0o777 == 0o644
+
+
+def test_arena_map_png(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from memonger.alloc import LiveRange, plan_offsets
+    from memonger.stats import plot_arena, render_arena_png
+
+    ranges = {
+        "a": LiveRange(0, 2, 4096),
+        "b": LiveRange(1, 3, 2048),
+        "c": LiveRange(3, 5, 4096),
+        "x": LiveRange(-1, 0, 512),
+    }
+    plan = plan_offsets(ranges)
+    data = render_arena_png(ranges, plan.offsets, title="four", width=640, height=480, dpi=80)
+    assert png_size(data) == (640, 480)
+    plot_arena(ranges, plan.offsets, tmp_path / "map.png", width=500, height=300)
+    assert png_size((tmp_path / "map.png").read_bytes()) == (500, 300)
+
+
+def test_arena_map_without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memonger.alloc import LiveRange
+    from memonger.stats import render_arena_png
+    from memonger.stats.plot import PLOT_HINT, require_matplotlib
+
+    for name in list(sys.modules):
+        if name == "matplotlib" or name.startswith("matplotlib."):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(MissingDependencyError, match=r'pip install "memonger-stats\[plot\]"'):
+        require_matplotlib()
+    with pytest.raises(MissingDependencyError, match="memonger-stats"):
+        render_arena_png({"a": LiveRange(0, 1, 8)}, {"a": 0})
+    assert "pip install" in PLOT_HINT

@@ -13,6 +13,7 @@ device rule lives in :mod:`memonger.stats.devices` and the dtype table in
 :mod:`memonger.stats.dtypes`, for every package.
 """
 
+from memonger.stats.arena_plot import plot_arena, render_arena_png
 from memonger.stats.dtypes import (
     DTYPE_BY_NAME,
     DataType,
@@ -99,11 +100,13 @@ __all__ = [
     "net_blobs",
     "peak_live_nbytes",
     "plan_nbytes",
+    "plot_arena",
     "plot_net_report",
     "produced_blobs",
     "read_blob_sizes",
     "read_shape_file",
     "renamed_sizes",
+    "render_arena_png",
     "render_png",
     "timeline_from_ranges",
 ]

@@ -16,20 +16,31 @@ import numpy as np
 from memonger.stats.errors import MissingDependencyError, StatsError
 from memonger.stats.report import NetReport, _write_atomic, format_nbytes
 
-__all__ = ["plot_net_report", "render_png"]
+__all__ = ["PLOT_HINT", "plot_net_report", "render_png", "require_matplotlib"]
+
+PLOT_HINT = 'plotting needs matplotlib: pip install "memonger-stats[plot]"'
+"""The message given when matplotlib is missing."""
 
 _UNITS = (("B", 1), ("KiB", 2**10), ("MiB", 2**20), ("GiB", 2**30), ("TiB", 2**40))
 
 
 def _matplotlib() -> tuple[Any, Any]:
     try:
+        import matplotlib  # noqa: F401  (the package itself, even if submodules are cached)
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
     except ImportError as exc:
-        raise MissingDependencyError(
-            "plotting needs matplotlib: install memonger-stats[plot]"
-        ) from exc
+        raise MissingDependencyError(PLOT_HINT) from exc
     return Figure, FigureCanvasAgg
+
+
+def require_matplotlib() -> None:
+    """Raise :class:`MissingDependencyError` (with :data:`PLOT_HINT`) without matplotlib.
+
+    Commands call it before any work, so that a missing plotting library
+    never costs a planning run.
+    """
+    _matplotlib()
 
 
 def _short(name: str, limit: int = 44) -> str:
