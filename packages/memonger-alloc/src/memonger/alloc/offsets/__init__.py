@@ -16,7 +16,11 @@ Examples
 """
 
 from memonger.alloc.offsets._types import OFFSET_ALGORITHMS, OffsetAlgorithm, OffsetPlan
-from memonger.alloc.offsets.minimalloc import read_minimalloc_csv, write_minimalloc_csv
+from memonger.alloc.offsets.minimalloc import (
+    minimalloc_csv_text,
+    read_minimalloc_csv,
+    write_minimalloc_csv,
+)
 from memonger.alloc.offsets.plan_json import (
     PLAN_SCHEMA,
     PLAN_VERSION,
@@ -40,6 +44,7 @@ __all__ = [
     "OffsetError",
     "OffsetPlan",
     "OffsetViolation",
+    "minimalloc_csv_text",
     "offset_violation",
     "plan_offsets",
     "plan_to_dict",

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from memonger.alloc.errors import InvalidRangeError
 from memonger.alloc.ranges import LiveRange, nbytes
 
-__all__ = ["read_minimalloc_csv", "write_minimalloc_csv"]
+__all__ = ["minimalloc_csv_text", "read_minimalloc_csv", "write_minimalloc_csv"]
 
 _REQUIRED = ("id", "lower", "upper", "size")
 
@@ -74,17 +74,44 @@ def read_minimalloc_csv(path: str | os.PathLike[str]) -> dict[str, LiveRange]:
     return ranges
 
 
+def minimalloc_csv_text(
+    ranges: Mapping[str, LiveRange], offsets: Mapping[str, int] | None = None
+) -> str:
+    """Ranges (and offsets, as an ``offset`` column) as the text of a MiniMalloc CSV.
+
+    Closed ranges become half-open lifespans ``[defined, used + 1)``;
+    unknown sizes are written as 1.  With ``offsets``, only the blobs that
+    have one are written.
+
+    Examples
+    --------
+    >>> print(minimalloc_csv_text({"x": LiveRange(0, 2, 8)}, {"x": 0}), end="")
+    id,lower,upper,size,offset
+    x,0,3,8,0
+    """
+    import io
+
+    rows = [["id", "lower", "upper", "size"] + (["offset"] if offsets is not None else [])]
+    for name, r in ranges.items():
+        if offsets is not None and name not in offsets:
+            continue
+        if r.defined is None or r.used is None:
+            raise InvalidRangeError(f"blob {name!r} has an unknown position")
+        row = [name, str(r.defined), str(r.used + 1), str(nbytes(r.size))]
+        if offsets is not None:
+            row.append(str(offsets[name]))
+        rows.append(row)
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
 def write_minimalloc_csv(
     path: str | os.PathLike[str],
     ranges: Mapping[str, LiveRange],
     offsets: Mapping[str, int] | None = None,
 ) -> None:
-    """Write ranges (and offsets, as an ``offset`` column) in MiniMalloc's format.
-
-    Closed ranges become half-open lifespans ``[defined, used + 1)``;
-    unknown sizes are written as 1.  With ``offsets``, only the blobs that
-    have one are written.  The file is written to a temporary file in the
-    same folder, then renamed over ``path``.
+    """Write :func:`minimalloc_csv_text` to ``path`` (a temporary file, then a rename).
 
     Examples
     --------
@@ -100,18 +127,4 @@ def write_minimalloc_csv(
     """
     from memonger.alloc.offsets.plan_json import atomic_write_text
 
-    rows = [["id", "lower", "upper", "size"] + (["offset"] if offsets is not None else [])]
-    for name, r in ranges.items():
-        if offsets is not None and name not in offsets:
-            continue
-        if r.defined is None or r.used is None:
-            raise InvalidRangeError(f"blob {name!r} has an unknown position")
-        row = [name, str(r.defined), str(r.used + 1), str(nbytes(r.size))]
-        if offsets is not None:
-            row.append(str(offsets[name]))
-        rows.append(row)
-    import io
-
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
-    atomic_write_text(path, buffer.getvalue())
+    atomic_write_text(path, minimalloc_csv_text(ranges, offsets))
