@@ -224,3 +224,60 @@ def test_minimalloc(case: CorpusCase) -> None:
     assert bound <= exact_result.lower_bound <= e
     if exact_result.proven_optimal:
         assert e == exact_result.nbytes
+
+
+# --------------------------------------------------------------------------
+# Arena plans (byte offsets), validated here
+# --------------------------------------------------------------------------
+
+ARENA_NODES = 2000
+
+
+def offset_conflicts(ranges: dict[str, LiveRange], offsets: dict[str, int]) -> list[str]:
+    """Pairs of blobs live at a common position whose byte intervals meet."""
+    items = sorted(
+        ((r.defined, r.used, offsets[n], r.size or 0, n) for n, r in ranges.items()),
+        key=lambda t: t[0],
+    )
+    bad = []
+    for i, (d1, u1, o1, s1, n1) in enumerate(items):
+        for d2, _u2, o2, s2, n2 in items[i + 1 :]:
+            if d2 > u1:
+                break
+            if s1 and s2 and o1 < o2 + s2 and o2 < o1 + s1:
+                bad.append(f"{n1} [{o1}, {o1 + s1}) and {n2} [{o2}, {o2 + s2})")
+    return bad
+
+
+@pytest.mark.parametrize("ordering", ["program", "memory"])
+@pytest.mark.parametrize("case", entries("inference", "training"))
+def test_arena(case: CorpusCase, ordering: str) -> None:
+    from memonger.netdef.arena import plan_net_offsets
+
+    c = load(case)
+    if not c.has_sizes:
+        pytest.skip("no shapes for this net")
+    arena = plan_net_offsets(c.net, c.sizes, ordering=ordering, node_limit=ARENA_NODES)
+    plan = arena.plan
+    assert set(plan.offsets) == set(arena.ranges)
+    assert offset_conflicts(arena.ranges, plan.offsets) == []
+    top = max((plan.offsets[n] + (r.size or 0) for n, r in arena.ranges.items()), default=0)
+    assert plan.arena_bytes == top
+    assert plan.lower_bound == peak(arena.ranges)
+    assert plan.arena_bytes >= plan.lower_bound
+    if plan.arena_bytes == plan.lower_bound:
+        assert plan.proven_optimal
+
+
+@pytest.mark.parametrize("case", entries("allocation"))
+def test_minimalloc_arena(case: CorpusCase) -> None:
+    from memonger.alloc import plan_offsets
+
+    ranges = load_ranges(case)
+    assert case.capacity is not None
+    plan = plan_offsets(ranges, capacity=case.capacity, node_limit=ARENA_NODES)
+    assert plan.feasible is not False  # these instances fit: never "proven infeasible"
+    assert offset_conflicts(ranges, plan.offsets) == []
+    assert plan.lower_bound == peak(ranges)
+    if plan.feasible:
+        assert plan.arena_bytes <= case.capacity
