@@ -186,6 +186,77 @@ def test_proven_optimal_is_true_and_static_blobs_are_left_out(
         assert plan.arena_bytes == brute_force_arena(rest, alignment)
 
 
+def reference_greedy(
+    ranges: Mapping[str, LiveRange], order: list[str], ceiling: bool = False
+) -> dict[str, int]:
+    """Each blob, in ``order``, into the smallest (lowest on ties) gap among its
+    placed time neighbours; ``ceiling``: the space up to the arena top counts too."""
+    placed: list[tuple[int, int, int, int]] = []
+    offsets: dict[str, int] = {}
+    arena = 0
+    for name in order:
+        r = ranges[name]
+        size = size_of(r)
+        busy = sorted((lo, hi) for d, u, lo, hi in placed if d <= r.used and r.defined <= u)
+        free, end = [], 0
+        for lo, hi in busy:
+            if lo > end:
+                free.append((end, lo))
+            end = max(end, hi)
+        if ceiling and arena > end:
+            free.append((end, arena))
+        fitting = [(b - a, a) for a, b in free if b - a >= size]
+        offsets[name] = min(fitting)[1] if fitting else end
+        placed.append((r.defined, r.used, offsets[name], offsets[name] + size))
+        arena = max(arena, offsets[name] + size)
+    return offsets
+
+
+def mixed_ranges(n: int, seed: int) -> dict[str, LiveRange]:
+    """Mostly short ranges and some long ones, so the time index's inner blocks are used."""
+    import random
+
+    rng = random.Random(seed)
+    out = {}
+    for i in range(n):
+        length = rng.randint(0, 3) if rng.random() < 0.8 else rng.randint(4, 300)
+        out[f"t{i}"] = LiveRange(i, i + length, rng.choice([1, 2, 3, 5, 8, 13, 64]))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_heuristics_match_a_direct_implementation(seed: int) -> None:
+    ranges = mixed_ranges(400, seed)
+    names = list(ranges)
+    pos = {n: i for i, n in enumerate(names)}
+    by_size = sorted(
+        names, key=lambda n: (-size_of(ranges[n]), ranges[n].defined, ranges[n].used, pos[n])
+    )
+    plan = plan_offsets(ranges, algorithm="greedy_by_size")
+    assert plan.offsets == reference_greedy(ranges, by_size)
+    best_fit_order = sorted(
+        names,
+        key=lambda n: (
+            -size_of(ranges[n]),
+            ranges[n].defined - ranges[n].used,
+            ranges[n].defined,
+            pos[n],
+        ),
+    )
+    plan = plan_offsets(ranges, algorithm="best_fit")
+    assert plan.offsets == reference_greedy(ranges, best_fit_order, ceiling=True)
+
+
+def test_exact_on_a_mixed_instance_is_valid_and_deterministic() -> None:
+    ranges = mixed_ranges(300, 7)
+    first = plan_offsets(ranges, algorithm="exact", node_limit=20_000)
+    assert pairwise_violation(ranges, first.offsets) is None
+    again = plan_offsets(ranges, algorithm="exact", node_limit=20_000)
+    assert (again.offsets, again.stats) == (first.offsets, first.stats)
+    for name in HEURISTICS:
+        assert first.arena_bytes <= plan_offsets(ranges, algorithm=name).arena_bytes
+
+
 # --- documented cases and edges -------------------------------------------------------------
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
-from memonger.alloc.bounds import peak_live_bytes
 from memonger.alloc.errors import InvalidRangeError
 from memonger.alloc.ranges import LiveRange, RangesLike, as_items, nbytes
 
@@ -88,7 +87,6 @@ def prepare(ranges: RangesLike, static_blobs: Iterable[str] = (), alignment: int
     blobs: list[Blob] = []
     zero: list[str] = []
     order: list[str] = []
-    padded: dict[str, LiveRange] = {}
     for name, r in as_items(ranges):
         if name in static:
             continue
@@ -100,8 +98,28 @@ def prepare(ranges: RangesLike, static_blobs: Iterable[str] = (), alignment: int
             zero.append(name)
             continue
         blobs.append(Blob(name, r.defined, r.used, size))
-        padded[name] = LiveRange(r.defined, r.used, size)
-    return Problem(blobs, zero, order, peak_live_bytes(padded), alignment)
+    return Problem(blobs, zero, order, _peak(blobs), alignment)
+
+
+def _peak(blobs: list[Blob]) -> int:
+    """Peak live bytes of ``blobs`` (as :func:`~memonger.alloc.peak_live_bytes`).
+
+    Examples
+    --------
+    >>> _peak([Blob("a", 0, 2, 10), Blob("b", 2, 3, 5), Blob("c", 3, 4, 7)])
+    15
+    """
+    delta: dict[int, int] = {}
+    get = delta.get
+    for _, first, last, size in blobs:
+        delta[first] = get(first, 0) + size
+        delta[last + 1] = get(last + 1, 0) - size
+    best = live = 0
+    for position in sorted(delta):
+        live += delta[position]
+        if live > best:
+            best = live
+    return best
 
 
 def arena_of(blobs: list[Blob], offsets: list[int]) -> int:

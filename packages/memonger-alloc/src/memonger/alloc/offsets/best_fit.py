@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memonger.alloc.offsets._placed import Placed, gaps
+from memonger.alloc.offsets._placed import Placed, best_gap
 from memonger.alloc.offsets._problem import Blob
 
 __all__ = ["best_fit_offsets"]
@@ -41,15 +41,7 @@ def best_fit_offsets(blobs: Sequence[Blob]) -> list[int]:
     arena = 0
     for i in order:
         _, first, last, size = blobs[i]
-        free, top = gaps(placed.overlapping(first, last))
-        if arena > top:
-            free.append((top, arena))
-        best = top
-        best_gap = -1
-        for start, end in free:
-            gap = end - start
-            if gap >= size and (best_gap < 0 or gap < best_gap):
-                best, best_gap = start, gap
+        best = best_gap(placed.overlapping(first, last), size, arena)
         offsets[i] = best
         placed.add(first, last, best, best + size)
         if best + size > arena:

@@ -26,29 +26,47 @@ unplaced blobs and ``s`` the leftmost such section.  In any solution that
 respects the invariant, either
 
 1. some unplaced blob covering ``s`` sits exactly at ``m``.  That blob lies
-   at or above every floor of its span, and those floors are all ``m``, so
-   it is one of the blobs covering ``s`` whose whole span has floor ``m``;
-   placing it raises those floors by its size and keeps the invariant (no
-   other blob of those sections can sit below it).  One branch per such
-   blob.  Or
-2. no blob covering ``s`` sits at ``m``.  Then the lowest blob ``c``
-   covering ``s`` rests either on a floor higher than ``m`` somewhere in its
-   span, or on an unplaced blob that does not cover ``s``; so it is at least
-   ``m`` plus the size of such a blob.  The floor of ``s`` can be raised to
-   the smallest of these bounds over the blobs covering ``s``, which spends
-   slack of ``s``.  One last branch.
+   at or above every floor of its span, so its whole span has floor ``m``;
+   every section left of ``s`` is higher, so the blob *starts* at ``s`` and
+   ends within the run of floor ``m`` that begins at ``s``.  These
+   candidates are read off a per-section list of the blobs starting there
+   and one walk along that run.  Placing one raises the floors of its span
+   by its size and keeps the invariant (no other blob of those sections
+   can sit below it).  One branch per candidate.  Or
+2. no blob covering ``s`` sits at ``m``.  Take a solution where no blob
+   can slide down (any solution becomes one by dropping blobs); the
+   lowest blob ``c`` covering ``s`` then rests either on the highest floor
+   of its span, when that is above ``m``, or -- when its whole span is at
+   ``m``, i.e. ``c`` is a candidate -- on an unplaced blob that starts
+   inside its span after ``s`` (placed blobs lie below the floors), so at
+   least ``m`` plus the smallest such size.  The floor of ``s`` is raised
+   to the smallest of these bounds over the blobs covering ``s``, which
+   spends slack of ``s``; the gap given up is one no blob can use.  The
+   highest floors are running maxima outwards from ``s``, computed once
+   per raise for all the blobs covering ``s``.  One last branch.
 
-The two cases are exhaustive, so the search is complete: it finds a
-packing within ``C`` whenever one exists and otherwise proves there is
-none.  The branches are ordered largest size first, then longest span, so
-the first descent is already a good skyline packing (a greedy by size that
-fills the lowest valley first).
+The two cases are exhaustive and their solution sets disjoint, so the
+search is complete: it finds a packing within ``C`` whenever one exists and
+otherwise proves there is none.  The branches are ordered largest size
+first, then longest span, so the first descent is already a good skyline
+packing (a greedy by size that fills the lowest valley first).
 
-*Pruning.*  Slack (above); identical blobs (same span and size) are
-interchangeable, so only one of them is tried at a time; failed states --
-the floors of the sections with unplaced blobs and the unplaced counts --
-are remembered (hashed incrementally, compared exactly) and never searched
-twice.
+*Pruning.*  Slack (above), and after each move the two sections beside the
+changed ones must still hold their unplaced bytes above the lowest place
+one of them can take.  Identical blobs (same span and size) are
+interchangeable, so only one of them is tried at a time.  Failed states --
+the floors of the sections with unplaced blobs and the unplaced count of
+every class -- are remembered by two independent 64-bit hashes, updated
+incrementally with every move, and never searched twice; a false match
+needs two 64-bit collisions at once (odds about ``states**2 / 2**128``).
+
+*Cost per node.*  A move touches only the sections of the blob it places
+(or the one section it raises): floors, unplaced bytes and the hashes are
+updated there and restored on backtracking.  Finding ``m`` and ``s`` is one
+scan of the floors at C speed; candidates come from the blobs starting at
+``s``.  On the largest training net of the corpus (BERT, 1,862 blobs,
+1,423 sections) a node costs about 0.2 ms, on MiniMalloc's instances
+(66-131 sections) about 0.05 ms.
 
 Budgets count search nodes, so a given input gets the same answer on every
 machine; an optional wall-clock deadline is an extra cap.  A probe that runs
@@ -67,6 +85,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 
 from memonger.alloc.offsets._problem import Blob
 
@@ -113,14 +132,15 @@ class _Frame:
     branch, None before the first branch.
     """
 
-    __slots__ = ("cands", "h", "m", "next", "s", "undo")
+    __slots__ = ("cands", "h", "m", "next", "run", "s", "undo")
 
-    def __init__(self, s: int, m: int, cands: list[int], h: int) -> None:
+    def __init__(self, s: int, m: int, cands: list[int], h: int, run: int) -> None:
         self.s = s
         self.m = m
         self.cands = cands
         self.next = 0
         self.h = h
+        self.run = run
         self.undo: int | None = None
 
 
@@ -226,28 +246,33 @@ def _search(
     left = [len(m) for m in members]
     rem = [0] * count
     cover: list[list[int]] = [[] for _ in range(count)]
+    starts: list[list[int]] = [[] for _ in range(count)]
     priority = sorted(range(n_classes), key=lambda c: (-c_size[c], -c_len[c], c_lo[c], c))
     for c in priority:
+        starts[c_lo[c]].append(c)
         for t in range(c_lo[c], c_hi[c] + 1):
             cover[t].append(c)
             rem[t] += c_size[c] * left[c]
+    reach = [max((c_hi[c] for c in st), default=t) for t, st in enumerate(starts)]
     if max(rem) > capacity:
         return False
     floor = [0] * count
     key: list[int] = [0 if r else _INF for r in rem]
 
+    # two independent incremental hashes of the state (the floors of the
+    # sections with unplaced blobs and the unplaced count of every class)
     def zkey(t: int, v: int) -> int:
-        return hash((t, v))
+        return hash((t, v)) ^ (hash((v, t, 0x5BD1E995)) << 64)
 
     def zleft(c: int, v: int) -> int:
-        return hash((-1 - c, v))
+        return hash((-1 - c, v)) ^ (hash((v, -1 - c, 0x5BD1E995)) << 64)
 
     h = 0
     for t in range(count):
         h ^= zkey(t, key[t])
     for c in range(n_classes):
         h ^= zleft(c, left[c])
-    failed: dict[int, list[tuple[tuple[int, ...], tuple[int, ...]]]] = {}
+    failed: set[int] = set()
     frames: list[_Frame] = []
     fresh = True
     stats = budget.stats
@@ -265,17 +290,20 @@ def _search(
             m = min(key)
             if m == _INF:
                 break
-            known = failed.get(h)
-            if known is not None and (tuple(key), tuple(left)) in known:
+            if h in failed:
                 memo_hits += 1
                 fresh = False
             else:
                 s = key.index(m)
-                cands = []
-                for c in cover[s]:
-                    if left[c] and max(key[c_lo[c] : c_hi[c] + 1]) == m:
-                        cands.append(c)
-                frames.append(_Frame(s, m, cands, h))
+                # a blob sits at m only if its whole span is at floor m: it
+                # starts at s (sections left of s are higher) and ends
+                # within the run of floor m that starts at s
+                run = s
+                far = reach[s]
+                while run < far and key[run + 1] == m:
+                    run += 1
+                cands = [c for c in starts[s] if left[c] and c_hi[c] <= run]
+                frames.append(_Frame(s, m, cands, h, run))
         if not frames:
             return False
         frame = frames[-1]
@@ -321,7 +349,9 @@ def _search(
             continue
         if nxt == len(cands):
             frame.next = nxt + 1
-            raise_to = _raise_bound(s, m, cover, left, key, c_lo, c_hi, c_size)
+            raise_to = _raise_bound(
+                s, m, frame.run, cands, cover, starts, left, key, c_lo, c_hi, c_size
+            )
             if raise_to != _INF and raise_to + rem[s] <= capacity:
                 raises += 1
                 h ^= zkey(s, key[s]) ^ zkey(s, raise_to)
@@ -335,7 +365,7 @@ def _search(
                     pruned += 1
                 continue
         # every branch failed: remember the state (restored by now) and backtrack
-        failed.setdefault(fh, []).append((tuple(key), tuple(left)))
+        failed.add(fh)
         frames.pop()
         fresh = False
     # success: replay the placements
@@ -376,33 +406,57 @@ def _room(
 def _raise_bound(
     s: int,
     m: int,
+    run: int,
+    cands: Sequence[int],
     cover: Sequence[Sequence[int]],
+    starts: Sequence[Sequence[int]],
     left: Sequence[int],
     key: Sequence[int],
     c_lo: Sequence[int],
     c_hi: Sequence[int],
     c_size: Sequence[int],
 ) -> int:
-    """Lowest offset any unplaced blob covering ``s`` can take if none sits at ``m``."""
+    """Lowest offset any unplaced blob covering ``s`` can take if none sits at ``m``.
+
+    ``cands`` are the unplaced classes whose whole span is at floor ``m``
+    (they start at ``s`` and end by ``run``): such a blob, lifted, rests on
+    an unplaced blob starting after ``s`` within its span.  Any other
+    unplaced blob covering ``s`` sits at least at the highest floor of its
+    span.
+    """
     best = _INF
-    for c in cover[s]:
-        if not left[c]:
-            continue
-        lo, hi = c_lo[c], c_hi[c]
-        e = max(key[lo : hi + 1])
-        if e > m:
-            if e < best:
-                best = e
-            continue
-        # resting on an unplaced blob that overlaps c but not s
-        for t in range(lo, hi + 1):
-            if t == s:
-                continue
-            for d in cover[t]:
-                if left[d] and not (c_lo[d] <= s <= c_hi[d]):
-                    bound = m + c_size[d]
-                    if bound < best:
-                        best = bound
+    if cands:
+        # smallest unplaced size starting in (s, t], for t up to the last candidate end
+        top_hi = max(c_hi[c] for c in cands)
+        small = _INF
+        smallest = [_INF] * (top_hi - s + 1)
+        for t in range(s + 1, top_hi + 1):
+            for d in reversed(starts[t]):  # increasing size
+                if left[d]:
+                    if c_size[d] < small:
+                        small = c_size[d]
+                    break
+            smallest[t - s] = small
+        for c in cands:
+            bound = smallest[c_hi[c] - s]
+            if bound != _INF and m + bound < best:
+                best = m + bound
+    # highest floor of every other span: running maxima outwards from s
+    live = [c for c in cover[s] if left[c] and not (c_lo[c] == s and c_hi[c] <= run)]
+    if not live:
+        return best
+    lo_min = min(c_lo[c] for c in live)
+    hi_max = max(c_hi[c] for c in live)
+    # down[i]: highest floor of sections s - i .. s; up[i]: of s .. s + i
+    down = list(accumulate(key[s : lo_min - 1 if lo_min else None : -1], max))
+    up = list(accumulate(key[s : hi_max + 1], max))
+    for c in live:
+        e = down[s - c_lo[c]]
+        u = up[c_hi[c] - s]
+        if u > e:
+            e = u
+        if e < best:
+            best = e
     return best
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from memonger.alloc.offsets._placed import Placed, gaps
+from memonger.alloc.offsets._placed import Placed, best_gap
 from memonger.alloc.offsets._problem import Blob
 
 __all__ = ["by_size_order", "greedy_by_size_offsets", "place_in_order"]
@@ -46,13 +46,7 @@ def place_in_order(blobs: Sequence[Blob], order: Sequence[int]) -> list[int]:
     placed = Placed(min(b.first for b in blobs))
     for i in order:
         _, first, last, size = blobs[i]
-        free, top = gaps(placed.overlapping(first, last))
-        best = top
-        best_gap = -1
-        for start, end in free:
-            gap = end - start
-            if gap >= size and (best_gap < 0 or gap < best_gap):
-                best, best_gap = start, gap
+        best = best_gap(placed.overlapping(first, last), size)
         offsets[i] = best
         placed.add(first, last, best, best + size)
     return offsets

@@ -22,7 +22,15 @@ from memonger.alloc.ranges import RangesLike
 __all__ = ["DEFAULT_NODE_LIMIT", "plan_offsets"]
 
 DEFAULT_NODE_LIMIT = 200_000
-"""Search nodes the exact search may expand when no ``node_limit`` is given."""
+"""Search nodes the exact search may expand when no ``node_limit`` is given.
+
+A node costs roughly 0.05 ms on a problem with about a hundred sections
+(time windows with a constant live set) and 0.2-0.3 ms with about 1,500
+(BERT training), so an exhausted default budget means some 10-60 s of
+search; nets that pack at their peak need far fewer nodes (under 10,000 on
+every corpus net).  Counting nodes rather than seconds keeps the plan the
+same on every machine; pass ``time_limit`` to cap the wall time as well.
+"""
 
 _HEURISTICS: dict[OffsetAlgorithm, Callable[[Sequence[Blob]], list[int]]] = {
     OffsetAlgorithm.GREEDY_BY_SIZE: greedy_by_size_offsets,
