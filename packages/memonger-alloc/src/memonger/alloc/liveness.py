@@ -251,88 +251,105 @@ def compute_liveness(
     last_touch: dict[str, int] = {}
     last_is_write: dict[str, bool] = {}
     written: set[str] = set()
-    parent: dict[str, str] = {}  # union-find over storage groups
+    parent: dict[str, str] = {}  # union-find over storage groups, only for view members
     view_of: dict[str, str] = {}
     n_ops = 0
 
     def find(name: str) -> str:
         root = name
-        while parent[root] != root:
+        while parent.get(root, root) != root:
             root = parent[root]
-        while parent[name] != root:
+        while parent.get(name, name) != root:
             parent[name], name = root, parent[name]
         return root
 
     for pos, op in enumerate(linearized_ops):
         n_ops = pos + 1
-        inputs = names_of(op, "input", position=pos)
-        outputs = names_of(op, "output", position=pos)
+        inputs = op.input
+        outputs = op.output
+        if isinstance(inputs, (str, bytes)) or isinstance(outputs, (str, bytes)):
+            names_of(op, "input", position=pos)
+            names_of(op, "output", position=pos)
         for name in inputs:
             if name not in first_write:
                 first_write[name] = -1  # read before any write: from outside
-                parent[name] = name
             last_touch[name] = pos
             last_is_write[name] = False
-        for name in names_of(op, "control_input", position=pos):
-            if name not in first_write:
-                first_write[name] = -1
-                parent[name] = name
-                last_is_write[name] = False
-            last_touch[name] = pos  # orders the op, consumes nothing
-        created: set[int] = set()
-        for out_index, in_index in views_of(op):
-            if not (0 <= out_index < len(outputs) and 0 <= in_index < len(inputs)):
-                raise InvalidRangeError(
-                    f"op #{pos} ({getattr(op, 'type', '?')}) declares view "
-                    f"({out_index}, {in_index}) but has {len(outputs)} outputs "
-                    f"and {len(inputs)} inputs"
-                )
-            created.add(out_index)
-            view, base = outputs[out_index], inputs[in_index]
-            if view != base:
-                view_of.setdefault(view, base)
-                if view not in parent:
-                    parent[view] = view
-                    first_write[view] = pos
-                a, b = find(view), find(base)
-                if a != b:
-                    parent[a] = b
+        control = getattr(op, "control_input", None)
+        if control:
+            for name in names_of(op, "control_input", position=pos):
+                if name not in first_write:
+                    first_write[name] = -1
+                    last_is_write[name] = False
+                last_touch[name] = pos  # orders the op, consumes nothing
+        pairs = views_of(op)
+        created: set[int] | tuple[()] = ()
+        if pairs:
+            created = set()
+            for out_index, in_index in pairs:
+                if not (0 <= out_index < len(outputs) and 0 <= in_index < len(inputs)):
+                    raise InvalidRangeError(
+                        f"op #{pos} ({getattr(op, 'type', '?')}) declares view "
+                        f"({out_index}, {in_index}) but has {len(outputs)} outputs "
+                        f"and {len(inputs)} inputs"
+                    )
+                created.add(out_index)
+                view, base = outputs[out_index], inputs[in_index]
+                if view != base:
+                    view_of.setdefault(view, base)
+                    if view not in first_write:
+                        first_write[view] = pos
+                    a, b = find(view), find(base)
+                    if a != b:
+                        parent[a] = b
         for index, name in enumerate(outputs):
             if name not in first_write:
                 first_write[name] = pos
-                parent[name] = name
             last_touch[name] = pos
             last_is_write[name] = True
             if index not in created:
                 written.add(name)
 
-    # Each group is named by its member that appears first; dicts keep that order.
-    group_root: dict[str, str] = {}
-    members: dict[str, list[str]] = {}
-    for name in first_write:
-        rep = find(name)
-        root = group_root.setdefault(rep, name)
-        members.setdefault(root, []).append(name)
-    storage = {name: group_root[find(name)] for name in first_write}
+    def size_of(name: str) -> int | None:
+        assert blob_sizes is not None
+        if name not in blob_sizes:
+            raise MissingSizeError(f"blob {name!r} has no entry in blob_sizes")
+        value = blob_sizes[name]
+        if value is not None and value < 0:
+            raise InvalidRangeError(f"blob {name!r} has negative size {value}")
+        return value
 
     ranges: dict[str, LiveRange] = {}
     last_access: dict[str, int] = {}
-    for root, names in members.items():
-        last_access[root] = max(last_touch[m] for m in names)
-        defined = min(first_write[m] for m in names)
-        used = max(n_ops if last_is_write[m] else last_touch[m] for m in names)
-        size: int | None = None
-        if blob_sizes is not None:
-            for m in names:
-                if m not in blob_sizes:
-                    raise MissingSizeError(f"blob {m!r} has no entry in blob_sizes")
-                value = blob_sizes[m]
-                if value is not None:
-                    if value < 0:
-                        raise InvalidRangeError(f"blob {m!r} has negative size {value}")
-                    size = value if size is None else max(size, value)
-        ranges[root] = LiveRange(defined, used, size)
-    produced = frozenset(storage[name] for name in written)
+    members: dict[str, list[str]] = {}
+    if not parent:  # no views: every blob is its own storage
+        for name, defined in first_write.items():
+            touch = last_touch[name]
+            last_access[name] = touch
+            used = n_ops if last_is_write[name] else touch
+            ranges[name] = LiveRange(defined, used, None if blob_sizes is None else size_of(name))
+        storage = {name: name for name in first_write}
+        produced = frozenset(written)
+    else:
+        # Each group is named by its member that appears first; dicts keep that order.
+        group_root: dict[str, str] = {}
+        storage = {}
+        for name in first_write:
+            root = group_root.setdefault(find(name), name)
+            storage[name] = root
+            members.setdefault(root, []).append(name)
+        for root, names in members.items():
+            last_access[root] = max(last_touch[m] for m in names)
+            defined = min(first_write[m] for m in names)
+            used = max(n_ops if last_is_write[m] else last_touch[m] for m in names)
+            size: int | None = None
+            if blob_sizes is not None:
+                for m in names:
+                    value = size_of(m)
+                    if value is not None:
+                        size = value if size is None else max(size, value)
+            ranges[root] = LiveRange(defined, used, size)
+        produced = frozenset(storage[name] for name in written)
     return Liveness(
         ranges=ranges,
         storage=storage,
