@@ -240,7 +240,7 @@ def offset_conflicts(ranges: dict[str, LiveRange], offsets: dict[str, int]) -> l
         key=lambda t: t[0],
     )
     bad = []
-    for i, (d1, u1, o1, s1, n1) in enumerate(items):
+    for i, (_d1, u1, o1, s1, n1) in enumerate(items):
         for d2, _u2, o2, s2, n2 in items[i + 1 :]:
             if d2 > u1:
                 break
