@@ -10,7 +10,11 @@ Conventions
 - An op of a net is identified by its ``name`` (the harness names every op
   of a generated net ``op<i>``); an op of a rewritten net whose name is not
   one of the original's is an *inserted* op, and only ``Free`` may be
-  inserted.
+  inserted.  Ops sharing a name (*twins*, see :func:`op_keys`) are told apart
+  by occurrence: the ``k``-th op named ``n`` in program order is ``n#k``.
+  Every op is thus its own computation, as a nondeterministic op is (two
+  twins reading the same values compute different values); the harness
+  gives twins only to nondeterministic op types.
 - A value is ``("in", blob)`` for a blob read before any op wrote it,
   ``(op name, output position, values read)`` for an op's output (interned
   as numbers), and :data:`FREED` after ``Free``.  A control input reads
@@ -166,6 +170,67 @@ class Run:
     ran: list[str]  # op names in the order they ran
 
 
+def op_keys(net: caffe2_pb2.NetDef) -> list[str]:
+    """The identity of each op: its name, ``name#k`` for the ``k``-th later op of that name.
+
+    Unnamed ops are ``#<position>``.
+    """
+    seen: dict[str, int] = {}
+    keys = []
+    for k, op in enumerate(net.op):
+        name = op.name or f"#{k}"
+        count = seen.get(name, 0)
+        seen[name] = count + 1
+        keys.append(name if count == 0 else f"{name}#{count}")
+    return keys
+
+
+def rename_argument_problems(
+    original: caffe2_pb2.NetDef, optimized: caffe2_pb2.NetDef
+) -> list[str]:
+    """Wrong ``<blob>.rename`` arguments of the ``RecurrentNetwork*`` ops (design 3.5).
+
+    For each such op (matched by :func:`op_keys`), every blob named in its
+    inputs, outputs or step net (by position) whose name changed needs one
+    argument ``<old>.rename`` holding the new name; any other ``.rename``
+    argument must be the original's or name its own blob.  Step nets must be
+    in NetDef form (``n``) here.
+    """
+
+    def names(op: caffe2_pb2.OperatorDef) -> list[str]:
+        found = [*op.input, *op.output]
+        for arg in op.arg:
+            if arg.HasField("n"):
+                step = arg.n
+                found += list(step.external_input)
+                for inner in step.op:
+                    found += [*inner.input, *inner.output]
+                found += list(step.external_output)
+        return found
+
+    def args(op: caffe2_pb2.OperatorDef) -> dict[str, bytes]:
+        return {a.name[: -len(".rename")]: a.s for a in op.arg if a.name.endswith(".rename")}
+
+    by_key = dict(zip(op_keys(optimized), optimized.op, strict=True))
+    problems = []
+    for key, op in zip(op_keys(original), original.op, strict=True):
+        if not op.type.startswith("RecurrentNetwork") or key not in by_key:
+            continue
+        new = by_key[key]
+        renamed = {a: b for a, b in zip(names(op), names(new), strict=False) if a != b}
+        got, had = args(new), args(op)
+        for old, blob in renamed.items():
+            if got.get(old) != blob.encode():
+                problems.append(f"{key}: {old!r} became {blob!r}, argument {got.get(old)!r}")
+        for old, value in got.items():
+            if old not in renamed and value not in (had.get(old), old.encode()):
+                problems.append(f"{key}: extra argument {old}.rename = {value!r}")
+        for old, value in had.items():
+            if old not in renamed and old not in got:
+                problems.append(f"{key}: argument {old}.rename = {value!r} dropped")
+    return problems
+
+
 def execute(
     net: caffe2_pb2.NetDef,
     order: Sequence[int] | None = None,
@@ -186,6 +251,7 @@ def execute(
     after: dict[str, set[str]] = {}
     writer: dict[str, str] = {}
     ran: list[str] = []
+    keys = op_keys(net)
     positions = range(len(net.op)) if order is None else order
     for k in positions:
         op = net.op[k]
@@ -196,7 +262,7 @@ def execute(
             for blob in op.output:
                 state[blob] = FREED
             continue
-        key = op.name or f"#{k}"
+        key = keys[k]
         assert key not in reads, f"op name {key!r} runs twice"
         reads[key] = read
         # a control input reads nothing: the op must run after the blob's latest writer
@@ -212,6 +278,7 @@ def final_results(net: caffe2_pb2.NetDef, *, control_is_read: bool = False) -> s
     """Produced blobs that no op reads after their last write (a caller may fetch them).
 
     A control input is not a read (it only orders ops) unless ``control_is_read``.
+    An op reads before it writes, so an in-place op's write is after its read.
     """
     last_write: dict[str, int] = {}
     last_read: dict[str, int] = {}
@@ -220,7 +287,7 @@ def final_results(net: caffe2_pb2.NetDef, *, control_is_read: bool = False) -> s
             last_read[blob] = k
         for blob in op.output:
             last_write[blob] = k
-    return {b for b, w in last_write.items() if last_read.get(b, -1) < w}
+    return {b for b, w in last_write.items() if last_read.get(b, -1) <= w}
 
 
 def control_writers(net: caffe2_pb2.NetDef) -> dict[str, tuple[str | None, ...]]:
@@ -230,8 +297,7 @@ def control_writers(net: caffe2_pb2.NetDef) -> dict[str, tuple[str | None, ...]]
     """
     writer: dict[str, str] = {}
     found: dict[str, tuple[str | None, ...]] = {}
-    for k, op in enumerate(net.op):
-        key = op.name or f"#{k}"
+    for key, op in zip(op_keys(net), net.op, strict=True):
         found[key] = tuple(writer.get(b) for b in op.control_input)
         for blob in op.output:
             writer[blob] = key
@@ -252,18 +318,18 @@ def divergence(
     net); ``optimized`` then runs its ops in that order, each inserted
     ``Free`` op right after the op that precedes it in ``optimized``.  Every
     op must read the values it reads in the original's program order; every
-    external output (and, with ``keep_final_results``, every final result of
-    the original, see :func:`final_results`) must end with its original value.
+    external output (and, with ``keep_final_results``, every external input
+    and every final result of the original, see :func:`final_results`: all a
+    caller may fetch) must end with its original value.
     """
     if list(original.external_input) != list(optimized.external_input):
         return "external_input differs"
     if list(original.external_output) != list(optimized.external_output):
         return "external_output differs"
-    names = [op.name for op in original.op]
-    if len(set(names)) != len(names):
-        return "the original's op names are not unique"
-    index = {op.name: k for k, op in enumerate(optimized.op) if op.name in set(names)}
-    inserted = [k for k, op in enumerate(optimized.op) if op.name not in index]
+    names = op_keys(original)
+    opt_keys = op_keys(optimized)
+    index = {key: k for k, key in enumerate(opt_keys) if key in set(names)}
+    inserted = [k for k, key in enumerate(opt_keys) if key not in index]
     inserted_set = set(inserted)
     for k in inserted:
         if optimized.op[k].type != "Free":
@@ -303,6 +369,7 @@ def divergence(
             return f"{name} ({op.type}) reads {list(optimized.op[index[name]].input)}: wrong values"
     checked = list(original.external_output)
     if keep_final_results:
+        checked += list(original.external_input)
         checked += sorted(final_results(original, control_is_read=control_is_read))
     for blob in checked:
         if got.state.get(blob) != want.state.get(blob):

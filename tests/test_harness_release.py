@@ -1,9 +1,10 @@
 """release_blobs_when_used on random nets (some ops turned into ``Alias``).
 
 The oracle re-derives which blobs must be freed (produced, read, not
-external, not aliased, not protected, selected) and checks that each gets
-exactly one ``Free`` right after its last access, that the net still
-computes the same values (reading a freed blob is a divergence), and that
+written again after their last read, not external, not aliased, not
+protected, selected) and checks that each gets exactly one ``Free`` right
+after its last access, that the net still computes the same values (reading
+a freed blob is a divergence) and keeps every final result, and that
 the caller's net and set are untouched.  It also frees after an interference
 optimization, the usual pipeline.
 """
@@ -29,6 +30,7 @@ def expected_frees(
 ) -> dict[str, int]:
     """Blob -> position of its last access, for every blob that must be freed."""
     first_is_write: dict[str, bool] = {}
+    last_is_write: dict[str, bool] = {}
     read: set[str] = set()
     aliased: set[str] = set()
     last: dict[str, int] = {}
@@ -41,14 +43,23 @@ def expected_frees(
             first_is_write.setdefault(blob, False)
             read.add(blob)
             last[blob] = k
+        for blob in op.input:
+            last_is_write[blob] = False
         for blob in op.output:
             first_is_write.setdefault(blob, True)
+            last_is_write[blob] = True
             last[blob] = k
+    # a blob written after its last read (by an in-place op too) keeps its
+    # final value, which a caller may fetch
     excluded = dont_free | aliased | set(net.external_input) | set(net.external_output)
     return {
         b: k
         for b, k in last.items()
-        if first_is_write[b] and b in read and b not in excluded and b in selected
+        if first_is_write[b]
+        and b in read
+        and not last_is_write[b]
+        and b not in excluded
+        and b in selected
     }
 
 
@@ -96,10 +107,8 @@ def test_release_blobs_when_used(case: Case, data: st.DataObject) -> None:
     want = expected_frees(net, dont, selected if use_selector else set(made))
     got = inserted_frees(net, freed)
     assert {b: [k] for b, k in want.items()} == got
-    # Free goes after the last access, a write included, so a value written
-    # after the blob's last read is not kept for the caller: final results of
-    # freed blobs are not checked, only every op's reads and external outputs
-    problem = divergence(net, freed, keep_final_results=False)
+    # every op reads what it read, and every final result keeps its value
+    problem = divergence(net, freed, keep_final_results=True)
     assert problem is None, problem
     assert verify_execution_equivalence(net, freed).ok
     # releasing again frees nothing more
@@ -115,7 +124,7 @@ def test_free_after_interference(case: Case) -> None:
     assert set(inserted_frees(opt, freed)) == set(
         expected_frees(opt, set(case.static), {b for op in opt.op for b in op.output})
     )
-    assert divergence(case.net, freed, keep_final_results=False) is None
+    assert divergence(case.net, freed, keep_final_results=True) is None
     assert verify_execution_equivalence(case.net, freed).ok
 
 

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import io
 import json
+import os
+import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -79,7 +85,10 @@ def test_help_with_examples(command: str, capsys: pytest.CaptureFixture[str]) ->
 
 def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == EXIT_ERROR
-    assert "usage: memonger" in capsys.readouterr().err
+    line = _stderr_line(capsys.readouterr().err)
+    assert line.startswith("memonger: error: ")
+    assert "COMMAND" in line
+    assert "memonger --help" in line
 
 
 @pytest.mark.parametrize(
@@ -106,7 +115,11 @@ def test_optimize_then_verify_accepts(
     args = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
     assert main([*args, *options]) == EXIT_OK
     captured = capsys.readouterr()
-    assert captured.err == ""  # no progress output when stderr is not a terminal
+    # no progress output when stderr is not a terminal; only notes on what was chosen
+    assert "\r" not in captured.err
+    assert all(line.startswith("memonger: ") for line in captured.err.splitlines())
+    assert "error" not in captured.err
+    assert "warning" not in captured.err
     assert "verified: execution equivalence" in captured.out
     assert f"wrote {out}" in captured.out
     optimized = load_net(out)
@@ -573,3 +586,339 @@ def test_memory_ordering_weighs_only_blobs_that_may_share() -> None:
     fixed = {"x", "E", "y"}
     assert cli._ordering_function("memory", sizes, None, fixed)(graph) == [0, 1, 2, 3]
     assert cli._ordering_function("memory", None, None, fixed)(graph) == [0, 1, 2, 3]
+
+
+# ---------------------------------------------------------------------------
+# Bad input: one line, exit status 2, never a traceback
+# ---------------------------------------------------------------------------
+
+
+def _chain_file(tmp_path: Path, name: str = "chain.pbtxt") -> Path:
+    net = caffe2_pb2.NetDef(external_input=["x"], external_output=["y"])
+    for k, (i, o) in enumerate([("x", "a"), ("a", "b"), ("b", "c"), ("c", "y")]):
+        net.op.add(type="Relu", name=f"op{k}", input=[i], output=[o])
+    path = tmp_path / name
+    save_net(net, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["verify", "{net}", "{net}", "--random-orders", "-3"],
+        ["verify", "{net}", "{net}", "--random-orders", "many"],
+        ["demo", "--batch-size", "-1"],
+        ["demo", "--batch-size", "0"],
+        ["demo", "--time-limit", "-5"],
+        ["optimize", "{net}", "-o", "{out}", "--time-limit", "-5"],
+        ["optimize", "{net}", "-o", "{out}", "--time-limit", "nan"],
+        ["optimize", "{net}", "-o", "{out}", "--time-limit", "inf"],
+        ["optimize", "{net}", "-o", "{out}", "--time-limit", "0"],
+        ["optimize", "{net}", "-o", "{out}", "--mode", "magic"],
+        ["optimize", "{net}", "-o", "{out}", "--format", "json"],
+        ["optimize", "{net}"],
+        ["optimize", "{net}", "-o"],
+        ["optimize", "{net}", "-o", "{out}", "--bogus"],
+        ["optimize", "{net}", "-o", "{out}", "--input", "=1,2"],
+        ["optimize", "{net}", "-o", "{out}", "--input", "x=1,-2"],
+        ["optimize", "{net}", "-o", "{out}", "--input", "x"],
+        ["stats", "{net}", "--top", "-1"],
+        ["stats", "{net}", "--device", "tpu:0"],
+        ["stats", "{net}", "--device", "cuda:x"],
+        ["stats", "{net}", "--input", "x=2:complex"],
+        ["frobnicate"],
+        [],
+    ],
+)
+def test_mistyped_arguments_are_one_line(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = _chain_file(tmp_path)
+    out = tmp_path / "out.pb"
+    args = [a.format(net=net, out=out) for a in argv]
+    assert main(args) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert line.startswith("memonger: error: ")
+    assert not out.exists()
+
+
+def test_the_argument_parser_never_crashes(tmp_path: Path) -> None:
+    """Random command lines from the options' own vocabulary: 0, 1 or 2, one line on errors."""
+    import random
+
+    net = str(_chain_file(tmp_path))
+    words = [
+        "optimize", "stats", "verify", "demo", net, "-o", str(tmp_path / "o.pb"), "--mode",
+        "dag", "grad", "fast", "--algorithm", "dp", "--ordering", "memory", "--time-limit",
+        "-1", "0", "1e309", "nan", "--static", "a", "", ",", "--loss", "zz", "--param-grad",
+        "--input", "x=1", "x=1,2:int32", "x=", "--input-blob", "--random-orders", "--top",
+        "--device", "cpu", "--format", "text", "--shapes", str(tmp_path), "--init-net",
+        "--report", "--plot", "--batch-size", "--view-op", "-q", "--json", "--small",
+    ]  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(120):
+        argv = [rng.choice(words) for _ in range(rng.randint(0, 7))]
+        if "demo" in argv[:1]:
+            continue  # a valid demo runs for a while
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            status = main(argv)
+        assert status in (EXIT_OK, EXIT_NOT_EQUIVALENT, EXIT_ERROR), argv
+        if status == EXIT_ERROR:
+            errors = [line for line in err.getvalue().splitlines() if "error" in line]
+            assert len(errors) == 1, (argv, err)
+            assert errors[0].startswith("memonger: error: "), (argv, err)
+        assert "Traceback" not in err.getvalue(), argv
+
+
+@pytest.mark.parametrize(
+    ("op_type", "inputs", "shape"),
+    [("InstanceNorm", ["x", "s", "b"], "x=4"), ("InstanceNorm", ["x", "s", "b"], "x="),
+     ("ConvGradient", [], "x=1,2,3,3"), ("Conv", [], "x=1,2")],
+)  # fmt: skip
+def test_malformed_ops_in_shape_inference(
+    op_type: str,
+    inputs: list[str],
+    shape: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    net = caffe2_pb2.NetDef(external_input=["x", "s", "b"], external_output=["y"])
+    net.op.add(type="Relu", input=["x"], output=["x1"])
+    net.op.add(type=op_type, input=[b.replace("x", "x1") for b in inputs], output=["y", "z"])
+    path = tmp_path / "bad.pbtxt"
+    save_net(net, path)
+    for argv in (
+        ["stats", str(path), "--input", shape],
+        ["optimize", str(path), "-o", str(tmp_path / "o.pb"), "--input", shape],
+    ):
+        status = main(argv)
+        err = capsys.readouterr().err
+        assert status == EXIT_ERROR, err
+        line = _stderr_line(err)
+        assert line.startswith("memonger: error: ")
+        assert op_type in line or "no size" in line or "could not size" in line
+    assert not (tmp_path / "o.pb").exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--static", "a,nothere"), ("--loss", "nothere"), ("--param-grad", "nothere"),
+     ("--input", "nothere=1,2"), ("--input-blob", "nothere")],
+)  # fmt: skip
+def test_unknown_names_are_errors_naming_them(
+    option: str, value: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = _chain_file(tmp_path)
+    out = tmp_path / "out.pb"
+    assert main(["optimize", str(net), "-o", str(out), option, value]) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert option in line
+    assert "'nothere'" in line
+    assert not out.exists()
+
+
+def test_a_repeated_input_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    net = _chain_file(tmp_path)
+    argv = ["stats", str(net), "--input", "x=1,2", "--input", "x=3,4"]
+    assert main(argv) == EXIT_ERROR
+    assert "'x' twice" in _stderr_line(capsys.readouterr().err)
+
+
+def test_empty_external_lists_are_warned_about(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = caffe2_pb2.NetDef()
+    net.op.add(type="Relu", input=["x"], output=["y"])
+    path = tmp_path / "cut.pbtxt"
+    save_net(net, path)
+    assert main(["stats", str(path)]) == EXIT_OK
+    err = capsys.readouterr().err
+    assert f"memonger: warning: {path}" in err
+    assert "external_input and external_output lists are both empty" in err
+    # a net declaring either list is not warned about
+    assert main(["stats", str(_chain_file(tmp_path))]) == EXIT_OK
+    assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------
+# Outputs: never the input, all or nothing, the umask's permissions, signals
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("how", ["same path", "symbolic link", "hard link", "dotted path"])
+def test_output_naming_the_input_is_refused(
+    how: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    net = _chain_file(tmp_path)
+    before = net.read_bytes()
+    target = {
+        "same path": net,
+        "symbolic link": tmp_path / "link.pb",
+        "hard link": tmp_path / "hard.pb",
+        "dotted path": tmp_path / "." / net.name,
+    }[how]
+    if how == "symbolic link":
+        target.symlink_to(net)
+    if how == "hard link":
+        os.link(net, target)
+    assert main(["optimize", str(net), "-o", str(target)]) == EXIT_ERROR
+    line = _stderr_line(capsys.readouterr().err)
+    assert "is the input net" in line
+    assert net.read_bytes() == before
+
+
+def test_two_outputs_naming_one_file_are_refused(
+    files: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.pb"
+    argv = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    assert main([*argv, "--report", str(out)]) == EXIT_ERROR
+    assert "name the same file" in _stderr_line(capsys.readouterr().err)
+    assert main([*argv, "--report", str(files["shapes"])]) == EXIT_ERROR
+    assert "is the shape file" in _stderr_line(capsys.readouterr().err)
+    assert not out.exists()
+
+
+def test_a_failing_plot_writes_nothing(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from memonger.stats import plot as stats_plot
+    from memonger.stats.errors import MissingDependencyError
+
+    def no_matplotlib(*args: object, **kwargs: object) -> bytes:
+        raise MissingDependencyError(stats_plot.PLOT_HINT)
+
+    monkeypatch.setattr(stats_plot, "render_png", no_matplotlib)
+    out, report, plot = tmp_path / "out.pb", tmp_path / "r.json", tmp_path / "p.png"
+    argv = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    assert main([*argv, "--report", str(report), "--plot", str(plot)]) == EXIT_ERROR
+    assert "matplotlib" in _stderr_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_report_writes_nothing(
+    files: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from memonger.netdef import io as netdef_io
+
+    out, report = tmp_path / "out.pb", tmp_path / "r.json"
+    real = netdef_io._stage
+
+    def full_disk(path: Path, data: bytes) -> Path:
+        if path.name == "r.json":
+            raise OSError(28, "No space left on device", str(path))
+        return real(path, data)
+
+    monkeypatch.setattr(netdef_io, "_stage", full_disk)
+    argv = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    assert main([*argv, "--report", str(report)]) == EXIT_ERROR
+    assert "No space left" in _stderr_line(capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_outputs_get_the_umask_permissions(files: dict[str, Path], tmp_path: Path) -> None:
+    out, report, plot = tmp_path / "out.pb", tmp_path / "r.json", tmp_path / "p.png"
+    argv = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    argv += ["--report", str(report), "-q"]
+    if HAS_MATPLOTLIB:
+        argv += ["--plot", str(plot)]
+    old = os.umask(0o022)
+    try:
+        assert main(argv) == EXIT_OK
+    finally:
+        os.umask(old)
+    for path in (out, report, plot) if HAS_MATPLOTLIB else (out, report):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+
+_SIGNAL_SCRIPT = """
+import os, signal, sys, time
+from memonger.netdef import cli, io
+real = io._stage
+def slow(path, data):
+    staged = real(path, data)
+    print("staged", flush=True)
+    time.sleep(float(os.environ["PAUSE"]))
+    return staged
+io._stage = slow
+real_optimize = cli.optimize_net
+def slow_optimize(*args, **kwargs):
+    print("optimizing", flush=True)
+    time.sleep(float(os.environ["PAUSE"]))
+    return real_optimize(*args, **kwargs)
+cli.optimize_net = slow_optimize
+sys.exit(cli.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("when", ["optimizing", "staged"])
+def test_a_signal_leaves_the_previous_output_and_no_temporary(
+    signum: int, when: str, files: dict[str, Path], tmp_path: Path
+) -> None:
+    out, report = tmp_path / "out.pb", tmp_path / "r.json"
+    out.write_bytes(b"previous output")
+    argv = ["optimize", str(files["train"]), "-o", str(out), "--shapes", str(files["shapes"])]
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIGNAL_SCRIPT, *argv, "--report", str(report)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PAUSE": "1.5"},
+    )
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.strip() == when:
+            break
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=60)
+    expected = EXIT_INTERRUPTED if signum == signal.SIGINT else cli.EXIT_TERMINATED
+    assert proc.returncode == expected, err
+    assert err.strip().splitlines()[-1] in (
+        "memonger: error: interrupted",
+        "memonger: error: terminated",
+    )
+    assert "Traceback" not in err
+    assert out.read_bytes() == b"previous output"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.pb"]
+
+
+def test_memory_ordering_never_keeps_a_worse_plan(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # two independent branches: in program order b can take a's buffer
+    net = caffe2_pb2.NetDef(external_input=["x"], external_output=["y1", "y2"])
+    for k, (i, o) in enumerate([("x", "a"), ("a", "y1"), ("x", "b"), ("b", "y2")]):
+        net.op.add(type="Relu", name=f"op{k}", input=[i], output=[o])
+    path = tmp_path / "branches.pb"
+    save_net(net, path)
+    sizes = tmp_path / "sizes.json"
+    sizes.write_text(json.dumps({"x": 4, "a": 8, "b": 8, "y1": 4, "y2": 4}))
+    real = cli._ordering_function
+
+    def interleaved(name: str, *args: Any) -> Any:
+        if name != "memory":
+            return real(name, *args)
+        return lambda _g: [0, 2, 1, 3]  # valid, but a and b are then live together
+
+    monkeypatch.setattr(cli, "_ordering_function", interleaved)
+    out = tmp_path / "out.pb"
+    argv = ["optimize", str(path), "-o", str(out), "--shapes", str(sizes), "--ordering", "memory"]
+    assert main(argv) == EXIT_OK
+    captured = capsys.readouterr()
+    assert "kept the program order's plan (16 B): the memory order's plan needs more (24 B)" in (
+        captured.err
+    )
+    assert "plan 16 B" in captured.out
+    assert [op.name for op in load_net(out).op] == ["op0", "op1", "op2", "op3"]
+
+    monkeypatch.setattr(cli, "_ordering_function", real)
+    assert main(argv) == EXIT_OK
+    assert "kept the memory order's plan (16 B" in capsys.readouterr().err

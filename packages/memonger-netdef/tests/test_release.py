@@ -52,6 +52,19 @@ def run(net: caffe2_pb2.NetDef) -> tuple[list[Any], dict[str, Any], dict[str, in
     return reads_log, state, frees
 
 
+def final_results(net: caffe2_pb2.NetDef) -> set[str]:
+    """Blobs whose last access (an input or output of an op) is a write."""
+    last_is_write: dict[str, bool] = {}
+    outer = _outer(net)
+    for op in net.op:
+        refs = outer_references(op, outer)
+        for b in (*op.input, *refs):
+            last_is_write[b] = False
+        for b in (*op.output, *refs):
+            last_is_write[b] = True
+    return {b for b, written in last_is_write.items() if written}
+
+
 def assert_release_is_safe(net: caffe2_pb2.NetDef, released: caffe2_pb2.NetDef) -> dict[str, int]:
     reads_a, _, _ = run(net)
     without_free = caffe2_pb2.NetDef()
@@ -63,6 +76,10 @@ def assert_release_is_safe(net: caffe2_pb2.NetDef, released: caffe2_pb2.NetDef) 
     assert reads_a == reads_b
     for b in net.external_output:
         assert state_b.get(b) != FREED
+    # every final result (no op reads it after its last write) keeps its value
+    _, state_a, _ = run(net)
+    for b in final_results(net):
+        assert state_b.get(b) == state_a.get(b), f"final value of {b} lost"
     assert all(count == 1 for count in frees.values()), frees
     return frees
 
@@ -149,34 +166,46 @@ def test_blob_written_again_after_a_read() -> None:
     assert_release_is_safe(net, released)
 
 
-def test_last_access_is_a_write() -> None:
+def test_a_value_written_after_the_last_read_is_kept() -> None:
+    # x is written again after its last read: a caller may fetch that value
     net = caffe2_pb2.NetDef(external_input=["data"], external_output=["out"])
     net.op.add(type="FC", input=["data"], output=["x"])
     net.op.add(type="Relu", input=["x"], output=["out"])
     net.op.add(type="ConstantFill", input=[], output=["x"])
     released = release_blobs_when_used(net, set())
-    assert layout(released) == ["FC->x", "Relu->out", "ConstantFill->x", "Free(x)"]
+    assert layout(released) == ["FC->x", "Relu->out", "ConstantFill->x"]
+    assert_release_is_safe(net, released)
 
 
 def test_inplace_op_is_last_access() -> None:
+    # the in-place Relu writes x last: its result is a final value, kept
     net = caffe2_pb2.NetDef(external_input=["data"], external_output=["out"])
     net.op.add(type="FC", input=["data"], output=["x"])
     net.op.add(type="Relu", input=["x"], output=["out"])
     net.op.add(type="Relu", input=["x"], output=["x"])
+    net.op.add(type="Relu", input=["data"], output=["t"])
+    net.op.add(type="Sum", input=["t", "out"], output=["u"])
     released = release_blobs_when_used(net, set())
-    assert layout(released) == ["FC->x", "Relu->out", "Relu->x", "Free(x)"]
+    assert layout(released) == ["FC->x", "Relu->out", "Relu->x", "Relu->t", "Sum->u", "Free(t)"]
+    assert_release_is_safe(net, released)
 
 
 def test_blob_referenced_from_a_nested_net() -> None:
-    net = caffe2_pb2.NetDef(external_input=["data", "cond"], external_output=["out"])
+    # an op owning a nested net reads and writes the outer blobs it references
+    net = caffe2_pb2.NetDef(external_input=["data", "cond"], external_output=["out", "z"])
     net.op.add(type="FC", input=["data"], output=["x"])
     net.op.add(type="Relu", input=["x"], output=["y"])
     op = net.op.add(type="If", input=["cond"], output=["out"])
     op.arg.add(name="then_net").n.op.add(type="Copy", input=["x"], output=["out"])
     op.arg.add(name="else_net").n.op.add(type="Copy", input=["y"], output=["out"])
+    net.op.add(type="Sum", input=["x", "y"], output=["z"])
     released = release_blobs_when_used(net, set())
-    assert layout(released) == ["FC->x", "Relu->y", "If->out", "Free(x)", "Free(y)"]
+    assert layout(released) == ["FC->x", "Relu->y", "If->out", "Sum->z", "Free(x)", "Free(y)"]
     assert_release_is_safe(net, released)
+    # read last through the nested net only, they are written there too: kept
+    del net.op[-1]
+    del net.external_output[-1]
+    assert layout(release_blobs_when_used(net, set())) == ["FC->x", "Relu->y", "If->out"]
 
 
 def test_control_input_counts_as_an_access() -> None:
@@ -264,6 +293,9 @@ def test_random_nets_free_safely_and_promptly(net: caffe2_pb2.NetDef, dont_free:
     expected = {
         b
         for b, produced in first_seen.items()
-        if produced and b in read and b not in dont_free | aliased | set(net.external_output)
+        if produced
+        and b in read
+        and b not in final_results(net)  # a value written after the last read is kept
+        and b not in dont_free | aliased | set(net.external_output)
     }
     assert set(frees) == expected

@@ -562,6 +562,9 @@ def rename_in_step_net(net: caffe2_pb2.NetDef, mapping: dict[str, str]) -> None:
 @pytest.mark.parametrize("form", ["n", "s"])
 def test_nested_reference_renamed_consistently(form: str) -> None:
     net = recurrent_net(form)
+    # h0 is read after the op that references it, so it is no final result: renamable.
+    net.op.add(type="Relu", input=["h0"], output=["r"])
+    net.external_output.append("r")
     assert verify_execution_equivalence(net, net).ok
     optimized = renamed(net, {"h0": "m0"})
     rename_in_step_net(optimized, {"h0": "m0"})
@@ -664,8 +667,20 @@ def to_netdef(random_net: RandomNet) -> caffe2_pb2.NetDef:
     return net
 
 
-def producers(net: caffe2_pb2.NetDef) -> tuple[list[list[object]], list[object]]:
-    """Oracle: who produced each value every op reads, and each external output's final value.
+def fetchable(net: caffe2_pb2.NetDef) -> list[str]:
+    """External outputs and inputs, and blobs last accessed by a write (control inputs aside)."""
+    last_is_write: dict[str, bool] = {}
+    for op in net.op:
+        last_is_write.update(dict.fromkeys(op.input, False))
+        last_is_write.update(dict.fromkeys(op.output, True))
+    finals = [name for name, written in last_is_write.items() if written]
+    return list(dict.fromkeys([*net.external_output, *net.external_input, *finals]))
+
+
+def producers(
+    net: caffe2_pb2.NetDef, fetched: Sequence[str]
+) -> tuple[list[list[object]], list[object]]:
+    """Oracle: who produced each value every op reads, and the final value of each fetched blob.
 
     A plain interpreter over program order, independent of the code under test.
     """
@@ -676,12 +691,20 @@ def producers(net: caffe2_pb2.NetDef) -> tuple[list[list[object]], list[object]]
         reads.append([state.get(name, ("external", name)) for name in names])
         for k, name in enumerate(op.output):
             state[name] = (i, k)
-    final = [state.get(name, ("external", name)) for name in net.external_output]
+    final = [state.get(name, ("external", name)) for name in fetched]
     return reads, final
 
 
 def oracle_equivalent(original: caffe2_pb2.NetDef, mutated: caffe2_pb2.NetDef) -> bool:
-    return producers(original) == producers(mutated)
+    fetched = fetchable(original)
+    return producers(original, fetched) == producers(mutated, fetched)
+
+
+def last_write_positions(net: caffe2_pb2.NetDef) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for i, op in enumerate(net.op):
+        found.update(dict.fromkeys(op.output, i))
+    return found
 
 
 def blob_names(net: caffe2_pb2.NetDef) -> list[str]:
@@ -733,9 +756,16 @@ def test_valid_renaming_and_reordering_are_equivalent(
 ) -> None:
     net = to_netdef(random_net)
     optimized = renamed(net, {})
-    # Give fresh names to some values written by ops that the caller cannot fetch.
-    externals = set(net.external_input) | set(net.external_output)
-    writes = [(i, b) for i, op in enumerate(net.op) for b in op.output if b not in externals]
+    # Give fresh names to some values written by ops that the caller cannot fetch
+    # (the last value of an external or final blob is fetchable).
+    fetched, last = set(fetchable(net)), last_write_positions(net)
+    writes = [
+        (i, b)
+        for i, op in enumerate(net.op)
+        for b in op.output
+        if not (b in fetched and last[b] == i)
+        and b not in set(net.external_input) | set(net.external_output)
+    ]
     for n, (i, blob) in enumerate(
         data.draw(st.lists(st.sampled_from(writes), max_size=3)) if writes else []
     ):
@@ -842,7 +872,18 @@ def test_renaming_reaches_into_nested_nets(random_net: RandomNet, data: st.DataO
         reads = set(op.input) | set(op.control_input) | (refs - write_only)
         for blob in reads | set(op.output) | refs:
             first_access.setdefault(blob, blob not in reads)
-    renamable = sorted(b for b in referenced if first_access.get(b) and b not in externals)
+    # ... and whose last access is a read (the op owning the step net reads and
+    # writes what it references): a final result keeps its name.
+    last_is_write: dict[str, bool] = {}
+    for i, op in enumerate(net.op):
+        refs = list(referenced) if i == owner else []
+        last_is_write.update(dict.fromkeys([*op.input, *refs], False))
+        last_is_write.update(dict.fromkeys([*op.output, *refs], True))
+    renamable = sorted(
+        b
+        for b in referenced
+        if first_access.get(b) and b not in externals and not last_is_write.get(b)
+    )
     event(f"renamable blob: {bool(renamable)}")
     if not renamable:
         return
@@ -850,6 +891,7 @@ def test_renaming_reaches_into_nested_nets(random_net: RandomNet, data: st.DataO
 
     consistent = renamed(net, {})
     rename_everywhere(consistent, blob, "fresh", outer=True, inner=True)
+    consistent.op[owner].arg.add(name=f"{blob}.rename", s=b"fresh")  # design 3.5
     result = verify_execution_equivalence(net, consistent)
     assert result.ok, result.message
 

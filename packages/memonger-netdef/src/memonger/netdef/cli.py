@@ -10,8 +10,8 @@ Subcommands:
     Blobs, naive and peak live bytes, the blobs that make the peak, and what
     a single-threaded run allocates per op type.
 ``memonger verify ORIGINAL OPTIMIZED``
-    Execution equivalence, plus graph equality and the in-place check where
-    the op order is unchanged.
+    Execution equivalence, graph equality and the in-place check, always all
+    three (ops are matched by identity, so reordered nets are checked too).
 ``memonger demo``
     ResNet-50's training net, built in code, sized by shape inference and
     optimized with every mode; prints a table and writes a timeline plot.
@@ -30,14 +30,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import signal
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.views import CAFFE2_VIEW_OPS, ViewOps
@@ -47,6 +49,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_NOT_EQUIVALENT",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "MODES",
     "OptimizeResult",
     "build_parser",
@@ -64,6 +67,8 @@ EXIT_NOT_EQUIVALENT = 1
 EXIT_ERROR = 2
 #: Interrupted (Ctrl-C); as shells report SIGINT.
 EXIT_INTERRUPTED = 130
+#: Terminated (SIGTERM); as shells report it.
+EXIT_TERMINATED = 143
 
 #: Optimization modes of ``memonger optimize``.
 MODES = ("interference", "dag", "grad", "fast")
@@ -83,6 +88,27 @@ class CommandError(Exception):
 
 class CheckFailed(Exception):
     """A result failed its safety checks (exit status :data:`EXIT_NOT_EQUIVALENT`)."""
+
+
+class UsageError(CommandError):
+    """A mistyped command line (exit status :data:`EXIT_ERROR`, one line on stderr)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived (exit status :data:`EXIT_TERMINATED`).
+
+    A ``KeyboardInterrupt`` so that every cleanup that runs on Ctrl-C (temporary
+    files removed, nothing half written) also runs on SIGTERM.
+    """
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one ``memonger: error:`` line."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        raise UsageError(f"{where}{message} (see '{self.prog} --help')")
 
 
 # ---------------------------------------------------------------------------
@@ -144,6 +170,67 @@ def _parse_input(text: str) -> tuple[str, tuple[int, ...], str | None]:
     return name, dims, dtype or None
 
 
+def _count(text: str) -> int:
+    """A whole number, zero or more (``--random-orders``, ``--top``).
+
+    Examples
+    --------
+    >>> _count("3")
+    3
+    >>> _count("-3")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number >= 0, got '-3'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}")
+    return value
+
+
+def _positive_count(text: str) -> int:
+    """A whole number, one or more (``--batch-size``).
+
+    Examples
+    --------
+    >>> _positive_count("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a whole number >= 1, got '0'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--time-limit``).
+
+    Examples
+    --------
+    >>> _seconds("2.5")
+    2.5
+    >>> _seconds("nan")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive number of seconds, got 'nan'
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
 # ---------------------------------------------------------------------------
 # Loading nets and sizes
 # ---------------------------------------------------------------------------
@@ -156,7 +243,61 @@ def _load(path: str, what: str = "net") -> caffe2_pb2.NetDef:
         raise CommandError(f"{what} file not found: {path}")
     if os.path.isdir(path):
         raise CommandError(f"{what} path is a directory: {path}")
-    return load_net(path)
+    net = load_net(path)
+    if what != "init net":
+        _warn_empty_externals(net, path)
+    return net
+
+
+def _warn_empty_externals(net: caffe2_pb2.NetDef, path: str) -> None:
+    """Warn when a net with ops declares neither external inputs nor outputs.
+
+    It may be legitimate, but it is also what a binary file cut short looks
+    like (the external lists are serialized last).
+    """
+    if net.op and not net.external_input and not net.external_output:
+        sys.stderr.write(
+            f"memonger: warning: {path}: {len(net.op)} ops but the external_input and "
+            "external_output lists are both empty (is the file truncated?)\n"
+        )
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file (the same path, a link to it, a hard link)."""
+    try:
+        if os.path.exists(a) and os.path.exists(b):
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_outputs_apart(
+    outputs: Sequence[tuple[str, str]], inputs: Sequence[tuple[str, str]]
+) -> None:
+    """Refuse an output naming an input file, or two outputs naming one file."""
+    for k, (flag, path) in enumerate(outputs):
+        for what, source in inputs:
+            if _same_file(path, source):
+                raise CommandError(
+                    f"{flag} {path} is the {what} {source}; write the result to another file"
+                )
+        for other_flag, other in outputs[:k]:
+            if _same_file(path, other):
+                raise CommandError(f"{flag} {path} and {other_flag} {other} name the same file")
+
+
+def _check_known_names(net: caffe2_pb2.NetDef, named: Iterable[tuple[str, Sequence[str]]]) -> None:
+    """Refuse names given to an option that are no blob of ``net`` (nested nets included)."""
+    from memonger.netdef.nested import net_blob_names
+
+    known = net_blob_names(net)
+    for option, names in named:
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            listed = ", ".join(repr(name) for name in unknown[:5])
+            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+            raise CommandError(f"{option} names no blob of the net: {listed}{more}")
 
 
 def _check_writable(path: str) -> None:
@@ -180,6 +321,12 @@ def _sizes_from_args(args: argparse.Namespace, net: caffe2_pb2.NetDef) -> dict[s
 
         if not inputs:
             raise CommandError("--init-net needs the data input shapes (--input NAME=N,C,H,W)")
+        seen: set[str] = set()
+        for name, _, _ in inputs:
+            if name in seen:
+                raise CommandError(f"--input gives blob {name!r} twice")
+            seen.add(name)
+        _check_known_names(net, [("--input", list(seen))])
         init = _load(init_path, "init net") if init_path else None
         shapes = {name: dims for name, dims, _ in inputs}
         types = {name: dtype for name, _, dtype in inputs if dtype}
@@ -236,11 +383,11 @@ def default_losses(net: caffe2_pb2.NetDef) -> list[str]:
     >>> default_losses(small_resnet_training().net)
     ['loss']
     """
+    from memonger.netdef.gradients import is_gradient_op
+
     forward: set[str] = set()
     seeds: list[str] = []
-    grad_inputs = {
-        b for op in net.op if op.is_gradient_op or op.type.endswith("Gradient") for b in op.input
-    }
+    grad_inputs = {b for op in net.op if is_gradient_op(op) for b in op.input}
     for op in net.op:
         if (
             _is_seed_type(op.type)
@@ -249,13 +396,17 @@ def default_losses(net: caffe2_pb2.NetDef) -> list[str]:
             and (op.is_gradient_op or any(o in grad_inputs for o in op.output))
         ):
             seeds.append(op.input[0])
-        if not (op.is_gradient_op or op.type.endswith("Gradient")):
+        if not is_gradient_op(op):
             forward.update(op.output)
     return list(dict.fromkeys(seeds))
 
 
 def default_param_grads(net: caffe2_pb2.NetDef) -> list[str]:
-    """Parameter gradients: external outputs named ``<p>_grad`` with ``p`` an external input.
+    """Parameter gradients found from the net (:func:`memonger.netdef.gradients.find_param_grads`).
+
+    External outputs named ``<p>_grad`` with ``p`` an external input, and the
+    ``<p>_grad`` inputs of update ops (``WeightedSum``, ``Adagrad``...) that
+    also read ``p``.
 
     Examples
     --------
@@ -263,10 +414,9 @@ def default_param_grads(net: caffe2_pb2.NetDef) -> list[str]:
     >>> default_param_grads(small_resnet_training().net)[:2]
     ['conv1_w_grad', 'conv1_spatbn_relu_s_grad']
     """
-    external = set(net.external_input)
-    return [
-        b for b in net.external_output if b.endswith("_grad") and b[: -len("_grad")] in external
-    ]
+    from memonger.netdef.gradients import find_param_grads
+
+    return list(find_param_grads(net).names)
 
 
 # ---------------------------------------------------------------------------
@@ -300,6 +450,10 @@ class OptimizeResult:
     lower_bound : int or None
         For the exact solver: no plan for the op order needs fewer bytes
         (blobs without a size count as 1).
+    notes : list of str
+        What the optimization chose on its own and the caller should know
+        (which parameter gradients were found and how, which op order's plan
+        was kept); the command prints them on stderr.
     """
 
     label: str
@@ -310,6 +464,7 @@ class OptimizeResult:
     verify_seconds: float = 0.0
     proven_optimal: bool | None = None
     lower_bound: int | None = None
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -527,19 +682,41 @@ def optimize_net(
         live = compute_liveness(accesses)
         graph = compute_interference_graph(storage_accesses(accesses, live.storage))
         unshareable = live.roots({*static_list, *net.external_input, *net.external_output})
-        order = list(_ordering_function(ordering, sizes, time_limit, unshareable)(graph))
-        label = f"{mode}/{algorithm}" + ("" if ordering == "program" else f"/{ordering}")
-        with _progress(f"{label} search", show_progress and exact, limit):
-            plan = plan_interference(
-                net,
-                static_list,
-                ordering_function=lambda _g: order,
-                blob_sizes=dict(sizes) if sizes is not None else None,
-                algo=algo,
-                verify=False,
-                time_limit=limit,
-                view_ops=view_ops,
-            )
+
+        def plan_for(chosen: str) -> tuple[str, list[int], Any]:
+            order = list(_ordering_function(chosen, sizes, time_limit, unshareable)(graph))
+            label = f"{mode}/{algorithm}" + ("" if chosen == "program" else f"/{chosen}")
+            with _progress(f"{label} search", show_progress and exact, limit):
+                plan = plan_interference(
+                    net,
+                    static_list,
+                    ordering_function=lambda _g: order,
+                    blob_sizes=dict(sizes) if sizes is not None else None,
+                    algo=algo,
+                    verify=False,
+                    time_limit=limit,
+                    view_ops=view_ops,
+                )
+            return label, order, plan
+
+        label, order, plan = plan_for(ordering)
+        notes: list[str] = []
+        if ordering != "program":
+            # No option may make the plan worse than the default's: an order
+            # with a lower peak can still need more bytes of shared buffers.
+            _, program_order, program_plan = plan_for("program")
+            mine, theirs = plan.plan_bytes, program_plan.plan_bytes
+            if theirs < mine:
+                notes.append(
+                    f"kept the program order's plan ({format_bytes(theirs)}): the {ordering} "
+                    f"order's plan needs more ({format_bytes(mine)})"
+                )
+                label, order, plan = f"{mode}/{algorithm}", program_order, program_plan
+            else:
+                notes.append(
+                    f"kept the {ordering} order's plan ({format_bytes(mine)}; the program "
+                    f"order's needs {format_bytes(theirs)})"
+                )
         identity = order == list(range(len(net.op)))
         return OptimizeResult(
             label,
@@ -548,6 +725,7 @@ def optimize_net(
             time.perf_counter() - start,
             proven_optimal=plan.proven_optimal if exact else None,
             lower_bound=plan.lower_bound if exact else None,
+            notes=notes,
         )
     if mode == "dag":
         from memonger.netdef.dag import optimize_inference_for_dag
@@ -569,7 +747,16 @@ def optimize_net(
                 "grad mode needs the loss blobs: none found (no gradient seed "
                 "ConstantFill); give them with --loss"
             )
-        grads = list(param_grads) if param_grads is not None else default_param_grads(net)
+        grad_notes: list[str] = []
+        if param_grads is not None:
+            grads = list(param_grads)
+            grad_notes.append(f"grad mode: {len(grads)} parameter gradients from --param-grad")
+        else:
+            from memonger.netdef.gradients import find_param_grads
+
+            found = find_param_grads(net)
+            grads = list(found.names)
+            grad_notes.append(f"grad mode: {found.describe()} (override with --param-grad)")
         out = share_grad_blobs(
             net,
             found_losses,
@@ -580,6 +767,7 @@ def optimize_net(
             blob_shapes=dict(sizes) if sizes is not None else None,
             view_ops=view_ops,
         )
+        return OptimizeResult(mode, out, None, time.perf_counter() - start, notes=grad_notes)
     elif mode == "fast":
         from memonger.netdef.fast import optimize_inference_fast
 
@@ -595,42 +783,11 @@ def optimize_net(
     return OptimizeResult(mode, out, None, time.perf_counter() - start)
 
 
-def _same_op_order(a: caffe2_pb2.NetDef, b: caffe2_pb2.NetDef) -> bool:
-    """Whether both nets have the same ops in the same order (blob names aside)."""
-    if len(a.op) != len(b.op):
-        return False
-    for op_a, op_b in zip(a.op, b.op, strict=True):
-        if (
-            op_a.type != op_b.type
-            or op_a.name != op_b.name
-            or op_a.engine != op_b.engine
-            or len(op_a.input) != len(op_b.input)
-            or len(op_a.output) != len(op_b.output)
-            or [arg.name for arg in op_a.arg if not arg.name.endswith(".rename")]
-            != [arg.name for arg in op_b.arg if not arg.name.endswith(".rename")]
-        ):
-            return False
-    return True
+def _nondeterministic_ops(args: argparse.Namespace) -> frozenset[str]:
+    """Caffe2's nondeterministic op types plus those of ``--nondeterministic-op``."""
+    from memonger.netdef.verify import CAFFE2_NONDETERMINISTIC_OPS
 
-
-def _inplace_by_order(
-    original: caffe2_pb2.NetDef, optimized: caffe2_pb2.NetDef, order: Sequence[int]
-) -> str | None:
-    """The in-place check for a reordered net whose op correspondence is known."""
-    for k, old_index in enumerate(order):
-        old, new = original.op[old_index], optimized.op[k]
-
-        def pairs(op: caffe2_pb2.OperatorDef) -> list[tuple[int, int]]:
-            return [
-                (i, j) for i, x in enumerate(op.input) for j, y in enumerate(op.output) if x == y
-            ]
-
-        if pairs(old) != pairs(new):
-            return (
-                f"op #{k} {new.type} (op #{old_index} in the original): in-place pairs "
-                f"{pairs(old)} in the original, {pairs(new)} in the optimized net"
-            )
-    return None
+    return CAFFE2_NONDETERMINISTIC_OPS | frozenset(getattr(args, "nondeterministic_op", None) or ())
 
 
 def verify_nets(
@@ -640,15 +797,16 @@ def verify_nets(
     order: Sequence[int] | None = None,
     random_orders: int = 0,
     view_ops: ViewOps | None = None,
+    nondeterministic_ops: Iterable[str] | None = None,
 ) -> tuple[list[str], list[str], list[str]]:
-    """Run every check that applies; return ``(passed, failed, skipped)`` messages.
+    """Run every check; return ``(passed, failed, skipped)`` messages.
 
-    Execution equivalence always applies.  Graph equality and the in-place
-    check apply where the op order is unchanged (``order`` None and the same
-    ops in the same positions, and graph equality is then also what tells a
-    same-looking reordering apart).  With a known ``order`` (the original
-    index of each optimized op), the in-place check runs on that
-    correspondence.
+    Execution equivalence, graph equality and the in-place check always run
+    (``skipped`` is always empty; it is kept for callers that unpack three
+    lists).  Graph equality and the in-place check match ops by identity, so
+    they apply to reordered nets too; with a known ``order`` (the original
+    index of each optimized op) they use that correspondence.  Each failure
+    is one line naming the check and its first divergence.
     """
     from memonger.netdef.verify import (
         graph_difference,
@@ -658,9 +816,12 @@ def verify_nets(
 
     passed: list[str] = []
     failed: list[str] = []
-    skipped: list[str] = []
     result = verify_execution_equivalence(
-        original, optimized, random_orders=random_orders, view_ops=view_ops
+        original,
+        optimized,
+        random_orders=random_orders,
+        view_ops=view_ops,
+        nondeterministic_ops=nondeterministic_ops,
     )
     what = "execution equivalence"
     if random_orders:
@@ -669,35 +830,26 @@ def verify_nets(
         passed.append(what)
     else:
         failed.append(f"{what}: {result.message}")
-    if order is not None and list(order) != list(range(len(original.op))):
-        skipped.append("graph equality (ops reordered)")
-        problem = _inplace_by_order(original, optimized, order)
-        (failed if problem else passed).append(
-            f"in-place blobs: {problem}" if problem else "in-place blobs"
-        )
-        return passed, failed, skipped
-    if not _same_op_order(original, optimized):
-        skipped.append("graph equality and in-place blobs (ops reordered)")
-        return passed, failed, skipped
-    graph = graph_difference(original, optimized)
-    if graph is None:
-        passed.append("graph equality")
-    elif result.ok and order is None:
-        # Equivalent, yet producers moved: ops of one kind were reordered.
-        skipped.append(f"graph equality (ops reordered: {graph})")
-        return passed, failed, skipped
-    else:
-        failed.append(f"graph equality: {graph}")
-    inplace = inplace_difference(original, optimized)
-    if inplace is None:
-        passed.append("in-place blobs")
-    else:
-        failed.append(f"in-place blobs: {inplace}")
-    return passed, failed, skipped
+    for what, problem in (
+        ("graph equality", graph_difference(original, optimized, order=order)),
+        (
+            "in-place blobs",
+            inplace_difference(original, optimized, order=order, view_ops=view_ops),
+        ),
+    ):
+        if problem is None:
+            passed.append(what)
+        else:
+            failed.append(f"{what}: {problem}")
+    return passed, failed, []
 
 
 def check_result(
-    original: caffe2_pb2.NetDef, result: OptimizeResult, *, view_ops: ViewOps | None = None
+    original: caffe2_pb2.NetDef,
+    result: OptimizeResult,
+    *,
+    view_ops: ViewOps | None = None,
+    nondeterministic_ops: Iterable[str] | None = None,
 ) -> None:
     """Verify ``result`` against ``original``; raise :class:`CheckFailed` when unsafe."""
     start = time.perf_counter()
@@ -708,6 +860,7 @@ def check_result(
         order=result.order if result.order is not None else None,
         random_orders=DAG_RANDOM_ORDERS if dag else 0,
         view_ops=view_ops,
+        nondeterministic_ops=nondeterministic_ops,
     )
     result.verify_seconds = time.perf_counter() - start
     if failed:
@@ -753,19 +906,58 @@ def _add_view_option(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
-    from memonger.netdef.io import save_net
+def _add_nondeterministic_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--nondeterministic-op",
+        action="append",
+        metavar="TYPE",
+        help="an op type whose outputs are new values at each run (random, sampling, "
+        "reading), in addition to Caffe2's Dropout, UniformFill, GaussianFill... (repeatable)",
+    )
 
-    for target in (args.output, args.report, args.plot):
-        if target:
-            _check_writable(target)
+
+def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
+    """Optimize, verify, render every output, then write them all or none.
+
+    Nothing is written until the result is verified and every output (the
+    net, the report, the plot) is rendered in memory; the files are then
+    written together by :func:`memonger.netdef.io.write_files_atomically`.
+    """
+    from memonger.netdef.io import serialize_net, write_files_atomically
+
+    outputs = [
+        (flag, path)
+        for flag, path in (("-o", args.output), ("--report", args.report), ("--plot", args.plot))
+        if path
+    ]
+    for _, target in outputs:
+        _check_writable(target)
+    inputs = [
+        (what, path)
+        for what, path in (
+            ("input net", args.net),
+            ("shape file", args.shapes),
+            ("init net", args.init_net),
+        )
+        if path
+    ]
+    _check_outputs_apart(outputs, inputs)
     net = _load(args.net)
+    static = _names(args.static)
+    _check_known_names(
+        net,
+        [
+            ("--static", static),
+            ("--loss", _names(args.loss)),
+            ("--param-grad", _names(args.param_grad)),
+            ("--input-blob", _names(args.input_blob)),
+        ],
+    )
     sizes = _sizes_from_args(args, net)
     if (args.plot or args.report) and sizes is None:
         raise CommandError(
             "--report and --plot need blob sizes (--shapes, or --init-net with --input)"
         )
-    static = _names(args.static)
     view_ops = _view_ops(args)
     result = optimize_net(
         net,
@@ -783,9 +975,11 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         show_progress=sys.stderr.isatty() and not args.quiet,
         view_ops=view_ops,
     )
-    check_result(net, result, view_ops=view_ops)
+    check_result(net, result, view_ops=view_ops, nondeterministic_ops=_nondeterministic_ops(args))
     m = measure(net, result, sizes, view_ops=view_ops)
-    save_net(result.net, args.output, format=args.format)
+    files: list[tuple[str, bytes]] = [
+        (args.output, serialize_net(result.net, args.output, format=args.format))
+    ]
     if args.report or args.plot:
         from memonger.netdef.demo import report_row
         from memonger.stats.report import MemoryReport
@@ -802,14 +996,19 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         row = report_row(
             os.path.basename(args.net), net, result, sizes, extra=extra, view_ops=view_ops
         )
-        report = MemoryReport((row,), title=f"memonger optimize {args.net}")
         if args.report:
-            report.write_json(args.report)
+            report = MemoryReport((row,), title=f"memonger optimize {args.net}")
+            files.append((args.report, (report.to_json() + "\n").encode("utf-8")))
         if args.plot:
-            report.plot(args.plot)
+            from memonger.stats.plot import render_png
+
+            files.append((args.plot, render_png(row)))
+    write_files_atomically(files)
     if not args.quiet:
+        for note in result.notes:
+            sys.stderr.write(f"memonger: {note}\n")
         _print_summary(out, args.net, result, m)
-        out.write(f"wrote {args.output}\n")
+        out.write(f"wrote {', '.join(path for path, _ in files)}\n")
     return EXIT_OK
 
 
@@ -842,6 +1041,7 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     from memonger.stats import estimate_memory_usage, timeline_from_ranges
 
     net = _load(args.net)
+    _device(args.device, net)  # a mistyped device is an error, sizes or not
     sizes = _sizes_from_args(args, net)
     produced = _produced(net)
     info: dict[str, Any] = {
@@ -943,17 +1143,21 @@ def _device(text: str | None, net: caffe2_pb2.NetDef) -> tuple[int, int]:
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
     original = _load(args.original, "original net")
     optimized = _load(args.optimized, "optimized net")
-    passed, failed, skipped = verify_nets(
-        original, optimized, random_orders=args.random_orders, view_ops=_view_ops(args)
+    passed, failed, _ = verify_nets(
+        original,
+        optimized,
+        random_orders=args.random_orders,
+        view_ops=_view_ops(args),
+        nondeterministic_ops=_nondeterministic_ops(args),
     )
     if not args.quiet:
         for line in passed:
             out.write(f"ok      {line}\n")
-        for line in skipped:
-            out.write(f"skipped {line}\n")
         for line in failed:
             out.write(f"FAILED  {line}\n")
     if failed:
+        # One line: the first divergence of the first failing check (each check's
+        # own first divergence is on stdout, one line each).
         sys.stderr.write(f"memonger: not equivalent: {failed[0]}\n")
         return EXIT_NOT_EQUIVALENT
     if not args.quiet:
@@ -1009,9 +1213,10 @@ _VERIFY_EPILOG = """\
 examples:
   memonger verify train.pb train_opt.pb
   memonger verify predict.pb predict_opt.pb --random-orders 50
+  memonger verify train.pb train_opt.pb --nondeterministic-op MyRandomFill
 
-Exit status 0 when every check that applies holds, 1 when one fails, 2 when a
-net cannot be read.
+Exit status 0 when every check holds, 1 when one fails, 2 when a net cannot be
+read.
 """
 
 _DEMO_EPILOG = """\
@@ -1024,13 +1229,13 @@ examples:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``memonger`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _ArgumentParser(
         prog="memonger",
         description="Static memory optimizer for Caffe2 nets: share the buffers of "
         "blobs whose lifetimes never overlap, and prove the rewrite safe.",
         epilog="run 'memonger COMMAND --help' for a command's options and examples",
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.required = True
     fmt = argparse.RawDescriptionHelpFormatter
 
@@ -1054,7 +1259,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--time-limit",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="time budget of the dp search and the memory ordering",
@@ -1081,7 +1286,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--param-grad",
         action="append",
         metavar="NAMES",
-        help="grad mode: parameter gradients (default: external outputs named <param>_grad)",
+        help="grad mode: parameter gradients (default: external outputs <param>_grad and "
+        "the <param>_grad inputs of update ops such as WeightedSum that read <param>)",
     )
     p.add_argument(
         "--input-blob",
@@ -1106,6 +1312,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="output format (default: from the suffix, .pbtxt/.txt is text)",
     )
     _add_view_option(p)
+    _add_nondeterministic_option(p)
     p.add_argument("--report", metavar="FILE.json", help="write a JSON report")
     p.add_argument("--plot", metavar="FILE.png", help="write a live-bytes timeline plot")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
@@ -1122,7 +1329,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_size_options(p)
     p.add_argument(
         "--top",
-        type=int,
+        type=_count,
         default=10,
         metavar="K",
         help="how many blobs and op types to list (default: 10)",
@@ -1138,12 +1345,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(run=_cmd_stats)
 
+    from memonger.netdef.cli_plan import add_plan_parser
+
+    add_plan_parser(sub, fmt)
+
     p = sub.add_parser(
         "verify",
         help="check that a rewritten net computes what the original does",
         description="Check an optimized net against its original: execution "
-        "equivalence, plus graph equality and in-place blobs where the op order is "
-        "unchanged.",
+        "equivalence, graph equality and in-place blobs, each reporting its first "
+        "divergence (ops are matched by identity, so reordered nets are checked too).",
         epilog=_VERIFY_EPILOG,
         formatter_class=fmt,
     )
@@ -1151,12 +1362,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("optimized", metavar="OPTIMIZED")
     p.add_argument(
         "--random-orders",
-        type=int,
+        type=_count,
         default=0,
         metavar="N",
         help="also run N random valid concurrent orders (DAG nets)",
     )
     _add_view_option(p)
+    _add_nondeterministic_option(p)
     p.add_argument("-q", "--quiet", action="store_true", help="only the exit status")
     p.set_defaults(run=_cmd_verify)
 
@@ -1188,14 +1400,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--time-limit",
-        type=float,
+        type=_seconds,
         default=None,
         metavar="SECONDS",
         help="budget of the dp search (default: 5, 1 with --small)",
     )
     p.add_argument(
         "--batch-size",
-        type=int,
+        type=_positive_count,
         default=None,
         metavar="N",
         help="batch size (default: 32, 2 with --small)",
@@ -1209,6 +1421,23 @@ def _error(message: str) -> None:
     sys.stderr.write(f"memonger: error: {text}\n")
 
 
+def _onnx_command(argv: Sequence[str] | None) -> int | None:
+    """Run ``argv`` with memonger-onnx when it names an ONNX model; None otherwise.
+
+    Without memonger-onnx installed, an input that looks like an ONNX model
+    (a ``.onnx`` name) gets an error naming the package to install.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        from memonger.onnx.cli import run_onnx_command
+    except ImportError:
+        if any(a.endswith(".onnx") for a in args[1:] if not a.startswith("-")):
+            _error("ONNX models need memonger-onnx: pip install memonger-onnx")
+            return EXIT_ERROR
+        return None
+    return run_onnx_command(args)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``memonger`` command; return its exit status.
 
@@ -1217,19 +1446,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     >>> main(["verify", "/nonexistent/a.pb", "/nonexistent/b.pb"])
     2
     """
-    parser = build_parser()
+    with _sigterm_interrupts():
+        return _run(argv)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Terminated` while the command runs (main thread only).
+
+    Every cleanup then runs as on Ctrl-C: temporary files are removed and
+    previous outputs stay as they were.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help or a usage error
-        return int(exc.code) if isinstance(exc.code, int) else EXIT_ERROR
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - no SIGTERM here
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    """:func:`main` without the signal handling: every failure is one line on stderr."""
     from memonger.alloc import AllocError
     from memonger.graph import GraphError
     from memonger.netdef.errors import NetDefError
     from memonger.stats import StatsError
 
     try:
+        handed = _onnx_command(argv)
+        if handed is not None:
+            return handed
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help
+            return int(exc.code) if isinstance(exc.code, int) else EXIT_ERROR
         status: int = args.run(args, sys.stdout)
         return status
+    except Terminated:
+        _error("terminated")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_INTERRUPTED
@@ -1244,6 +1510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         where = f": {exc.filename}" if exc.filename else ""
         _error(f"{exc.strerror or exc}{where}")
+        return EXIT_ERROR
+    except Exception as exc:  # never a traceback: report what failed, in one line
+        _error(f"internal error: {type(exc).__name__}: {exc}")
         return EXIT_ERROR
 
 

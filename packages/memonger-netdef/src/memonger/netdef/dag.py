@@ -42,6 +42,7 @@ from memonger.alloc import Liveness, LiveRange, MissingSizeError, naive_bytes, p
 from memonger.netdef import caffe2_pb2
 from memonger.netdef.devices import Device, blob_devices_of
 from memonger.netdef.errors import UnsupportedNetError
+from memonger.netdef.gradients import backward_start, is_gradient_op
 from memonger.netdef.nested import nested_nets, net_blob_names
 from memonger.netdef.netlike import NetLike, netdef_of
 from memonger.netdef.rename import apply_assignments
@@ -124,6 +125,7 @@ class _Analysis:
     blocked: set[str]  # roots that never share: inputs of the net, final values, control inputs
     device: dict[str, Device]
     names: set[str]
+    rule: ViewRule | None = None  # the views the plan was made with
 
     @property
     def ranges(self) -> dict[str, LiveRange]:
@@ -204,6 +206,7 @@ def _analyze(
         blocked,
         blob_devices_of(net, reads, writes),
         names,
+        rule,
     )
 
 
@@ -406,7 +409,8 @@ def _rewrite(
         return apply_assignments(net, {})
     names = _buffer_names(len(shared), namescope, info.names)
     mapping = {b: name for group, name in zip(shared, names, strict=True) for b in group}
-    return apply_assignments(net, mapping)
+    # the plan is for the program order, which the renamed net keeps
+    return apply_assignments(net, mapping, view_ops=info.rule)
 
 
 # ---------------------------------------------------------------------------
@@ -511,14 +515,6 @@ def compute_blob_recycling_for_dag(
     )
 
 
-def _is_gradient_op(op: caffe2_pb2.OperatorDef) -> bool:
-    return op.is_gradient_op or op.type.endswith("Gradient")
-
-
-def _is_grad_name(b: str) -> bool:
-    return b.endswith("_grad") or _AUTOSPLIT.search(b) is not None
-
-
 def share_grad_blobs(
     net: NetLike,
     losses: Iterable[str],
@@ -533,11 +529,13 @@ def share_grad_blobs(
     """Share the buffers of gradient blobs in a training net (Torch's ``shareGradInput``).
 
     Shareable are the gradient blobs in the name scope -- names ending in
-    ``_grad`` (or written in the backward pass by an op flagged
-    ``is_gradient_op``) that start with ``namescope`` or ``"_" + namescope``
-    and are not parameter gradients -- and their auto-split partial gradients
+    ``_grad`` (or written in the backward pass by a gradient op) that start
+    with ``namescope`` or ``"_" + namescope`` and are not parameter
+    gradients -- and their auto-split partial gradients
     (``_<scope>x_grad_autosplit_<k>``).  The backward pass begins at the
-    first op that reads a loss, writes a gradient or is a ``*Gradient`` op.
+    first op that reads a loss, writes a gradient blob or is a gradient op,
+    as :mod:`memonger.netdef.gradients` defines them (``is_gradient_op``, or a
+    ``<Type>Gradient`` type other than forward ops such as ``StopGradient``).
     With ``share_activations``, also the forward activations in the scope:
     blobs written before the backward pass, except the network's head
     (from the second-to-last op that reads a parameter on), which callers
@@ -600,17 +598,9 @@ def share_grad_blobs(
 
     ops = proto.op
     grad_written: set[str] = set()
-    first_backward = len(ops)
-    for i, op in enumerate(ops):
-        if (
-            op.type.endswith("Gradient")
-            or any(_is_grad_name(b) for b in op.output)
-            or any(b in loss_names for b in op.input)
-        ):
-            first_backward = i
-            break
+    first_backward = backward_start(ops, loss_names)
     for op in ops[first_backward:]:
-        if _is_gradient_op(op):
+        if is_gradient_op(op):
             grad_written.update(op.output)
 
     def is_grad_blob(b: str) -> bool:
@@ -685,7 +675,9 @@ def optimize_inference_for_dag(
     Raises
     ------
     UnsupportedNetError
-        An op is a gradient op, or reads a blob that no earlier op produced and
+        An op is a gradient op (:func:`memonger.netdef.gradients.is_gradient_op`:
+        flagged ``is_gradient_op`` or of a ``<Type>Gradient`` type; ``StopGradient``
+        is a forward op), or reads a blob that no earlier op produced and
         that is not an external input.
 
     Examples
@@ -706,7 +698,7 @@ def optimize_inference_for_dag(
     external = set(proto.external_input) | set(proto.external_output) | inputs
     seen: set[str] = set()
     for i, op in enumerate(proto.op):
-        if _is_gradient_op(op):
+        if is_gradient_op(op):
             raise UnsupportedNetError(
                 f"op {i} ({op.name or op.type!r}, type {op.type!r}) is a gradient op; "
                 f"optimize_inference_for_dag takes inference-only nets"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CorpusNotFoundError",
+    "LifetimeOverlapError",
     "NameCollisionError",
     "NestedNetError",
     "NetDefError",
@@ -33,6 +34,13 @@ class NestedNetError(NetDefError, ValueError):
 
 class NameCollisionError(NetDefError, ValueError):
     """A generated name (a shared buffer, a renamed blob) collides with an existing blob."""
+
+
+class LifetimeOverlapError(NameCollisionError):
+    """A renaming merges two blobs whose storage is live at the same time.
+
+    Both would then hold one buffer while each still holds a value the net needs.
+    """
 
 
 class UnsupportedNetError(NetDefError, ValueError):

@@ -27,7 +27,10 @@ import errno
 import os
 import re
 import secrets
+import signal
 import stat
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -39,7 +42,15 @@ from memonger.netdef import caffe2_pb2
 from memonger.netdef.errors import NetFormatError
 from memonger.netdef.netlike import netdef_of
 
-__all__ = ["FORMATS", "TEXT_SUFFIXES", "detect_format", "load_net", "save_net"]
+__all__ = [
+    "FORMATS",
+    "TEXT_SUFFIXES",
+    "detect_format",
+    "load_net",
+    "save_net",
+    "serialize_net",
+    "write_files_atomically",
+]
 
 #: The formats :func:`load_net` and :func:`save_net` know.
 FORMATS = ("binary", "text")
@@ -291,11 +302,62 @@ def _fsync_directory(directory: Path) -> None:
             os.close(fd)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+#: Signals deferred while files are staged and renamed into place.
+_DEFERRED_SIGNALS = tuple(
+    sig for sig in (getattr(signal, "SIGINT", None), getattr(signal, "SIGTERM", None)) if sig
+)
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[list[int]]:
+    """Hold back SIGINT and SIGTERM handlers; yield the signals that arrived meanwhile.
+
+    While the block runs, those signals are only recorded, so no handler
+    (``KeyboardInterrupt``...) can fire between creating a temporary file
+    and removing or renaming it.  When the block ends the previous handlers
+    are restored and each recorded signal is handed to its handler.  Python
+    runs signal handlers in the main thread only, so elsewhere nothing needs
+    holding back.
+    """
+    received: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+    previous: dict[int, Any] = {}
+
+    def record(signum: int, frame: object) -> None:
+        received.append(signum)
+
+    try:
+        for sig in _DEFERRED_SIGNALS:
+            with contextlib.suppress(OSError, ValueError):
+                previous[sig] = signal.signal(sig, record)
+        yield received
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for sig in dict.fromkeys(received):
+            handler = previous.get(sig)
+            if callable(handler):
+                handler(sig, None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), sig)
+
+
+def _resolve_target(path: Path) -> Path:
     if path.is_symlink():  # write where the link points, keep the link
         path = Path(os.path.realpath(path))
     if path.is_dir():
         raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    return path
+
+
+def _stage(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a new temporary file next to ``path``; return its path.
+
+    The file is created with the permissions the umask gives (``0o666`` less
+    the umask), or those of the file it will replace.
+    """
     directory = path.parent
     binary_flag = getattr(os, "O_BINARY", 0)
     while True:
@@ -314,12 +376,80 @@ def _atomic_write(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         with contextlib.suppress(FileNotFoundError):
             os.chmod(temporary, stat.S_IMODE(os.stat(path).st_mode))
-        os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-    _fsync_directory(directory)
+    return temporary
+
+
+def write_files_atomically(
+    files: Sequence[tuple[str | os.PathLike[str], bytes]],
+) -> None:
+    """Write several files all or nothing: stage every one, then rename each into place.
+
+    Each content goes to a temporary file next to its target and is flushed
+    to disk; only when all are staged are they renamed over their targets.
+    A failure (a full disk, a missing folder...) while staging removes every
+    temporary and leaves every target as it was.  SIGINT and SIGTERM are
+    held back meanwhile: one that arrived while staging removes the
+    temporaries before its handler runs, so an interrupted write leaves the
+    previous files intact and no temporary file behind.  New files get the
+    permissions the umask gives; a replaced file keeps its permissions; a
+    symbolic link is kept and the file it points to is replaced.
+
+    Parameters
+    ----------
+    files : sequence of (path, bytes)
+        Where to write what; the paths must be distinct.
+
+    Raises
+    ------
+    OSError
+        A file cannot be written (nothing was then written).
+    ValueError
+        Two entries name the same file.
+    KeyboardInterrupt
+        SIGINT arrived while staging (nothing was written).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     a, b = pathlib.Path(folder) / "a.txt", pathlib.Path(folder) / "b.txt"
+    ...     write_files_atomically([(a, b"one"), (b, b"two")])
+    ...     sorted(p.name for p in pathlib.Path(folder).iterdir()), a.read_bytes()
+    (['a.txt', 'b.txt'], b'one')
+    """
+    targets = [_resolve_target(Path(path)) for path, _ in files]
+    seen: dict[str, Path] = {}
+    for target in targets:
+        key = os.path.normcase(os.path.abspath(target))
+        if key in seen:
+            raise ValueError(f"{target} is named twice among the files to write")
+        seen[key] = target
+    staged: list[Path] = []
+    renamed = 0
+    with _signals_deferred() as received:
+        try:
+            for target, (_, data) in zip(targets, files, strict=True):
+                staged.append(_stage(target, data))
+            if received:  # interrupted while staging: write nothing
+                raise KeyboardInterrupt
+            for temporary, target in zip(staged, targets, strict=True):
+                os.replace(temporary, target)
+                renamed += 1
+        except BaseException:
+            for temporary in staged[renamed:]:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+            raise
+    for directory in dict.fromkeys(target.parent for target in targets):
+        _fsync_directory(directory)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    write_files_atomically([(path, data)])
 
 
 def save_net(net: Any, path: str | os.PathLike[str], format: str | None = None) -> None:
@@ -364,8 +494,23 @@ def save_net(net: Any, path: str | os.PathLike[str], format: str | None = None) 
     external_input: "x"
     True
     """
+    _atomic_write(Path(path), serialize_net(net, path, format))
+
+
+def serialize_net(net: Any, path: str | os.PathLike[str], format: str | None = None) -> bytes:
+    """The bytes :func:`save_net` would write to ``path`` (format chosen the same way).
+
+    Raises
+    ------
+    NetFormatError, ValueError
+        As :func:`save_net`.
+
+    Examples
+    --------
+    >>> serialize_net(caffe2_pb2.NetDef(name="tiny"), "tiny.pbtxt")
+    b'name: "tiny"\\n'
+    """
     _check_format(format)
     target = Path(path)
     chosen = format or ("text" if target.suffix.lower() in TEXT_SUFFIXES else "binary")
-    data = _serialize(netdef_of(net), chosen, str(target))
-    _atomic_write(target, data)
+    return _serialize(netdef_of(net), chosen, str(target))

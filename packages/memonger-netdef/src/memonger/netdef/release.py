@@ -37,14 +37,17 @@ def release_blobs_when_used(
       none of its blobs is an external input or output;
     - some op reads each of its blobs (a blob nobody reads is left for the
       caller to fetch, and with it its storage);
+    - its final value is not fetchable: no blob of it is written again after
+      its last read (such a blob lives to the end of the net, design 3.1, and
+      a caller may fetch the value the rewrite left in it);
     - no view op (``Alias``...) reads or writes any of its blobs: memory
       that views share is never freed, so no ``Free`` can reach a storage
       while a view of it is live, nor free it through a view;
     - none of its blobs is in ``dont_free_blobs``, and ``selector_fun(blob)``
       is true for each of them when ``selector_fun`` is given.
 
-    The ``Free`` goes right after the storage's last access (a read or a
-    write); an op whose nested nets (step nets, ``then_net``...) reference
+    The ``Free`` goes right after the storage's last access (a read, or a
+    control input naming it); an op whose nested nets (step nets, ``then_net``...) reference
     the blob, or that lists it as a control input, accesses it.  A storage
     whose last access already is a ``Free`` op is not freed again.  Use this
     only with a caching memory allocator.
@@ -88,6 +91,15 @@ def release_blobs_when_used(
     >>> freed = release_blobs_when_used(net, dont_free_blobs=["z"])
     >>> [(op.type, op.input[0]) for op in freed.op][3:]
     [('Free', 'y'), ('Alias', 'x'), ('Relu', 'v')]
+
+    A blob written again after its last read keeps its last value:
+
+    >>> net = caffe2_pb2.NetDef(external_input=["data"], external_output=["out"])
+    >>> _ = net.op.add(type="Relu", input=["data"], output=["x"])
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["out"])
+    >>> _ = net.op.add(type="ConstantFill", input=[], output=["x"])
+    >>> [op.type for op in release_blobs_when_used(net, dont_free_blobs=[]).op]
+    ['Relu', 'Relu', 'ConstantFill']
     """
     dont_free = names_set(dont_free_blobs, "dont_free_blobs")
     net = as_netdef(netproto)
@@ -109,6 +121,8 @@ def release_blobs_when_used(
         if root not in live.produced or r.defined < 0 or root in excluded:
             continue
         if not all(name in read for name in members):
+            continue
+        if r.used >= live.num_positions:  # its final value may be fetched: keep it
             continue
         pos = live.last_access[root]
         if net.op[pos].type == "Free":

@@ -19,9 +19,10 @@ from typing import Any
 from google.protobuf import text_format
 
 from memonger.netdef import caffe2_pb2
-from memonger.netdef.errors import NameCollisionError
+from memonger.netdef.errors import LifetimeOverlapError, NameCollisionError, NestedNetError
 from memonger.netdef.nested import nested_nets, net_blob_names
 from memonger.netdef.netlike import as_netdef
+from memonger.netdef.views import ViewOps, ViewRule
 
 __all__ = ["apply_assignments", "apply_recurrent_blob_assignments", "as_netdef"]
 
@@ -51,6 +52,26 @@ def _recurrent_rename_args(
         arg.s = renamed.encode("utf-8")
 
 
+def _refuse_unknown_text_fields(op: caffe2_pb2.OperatorDef, arg: caffe2_pb2.Argument) -> None:
+    """Refuse to rewrite a text-form nested net holding fields the schema does not know.
+
+    The text form is parsed and printed again to rename it; a field this
+    schema does not declare cannot be parsed into the message, so it would
+    be dropped (design 5 keeps unknown fields).
+    """
+    strict = caffe2_pb2.NetDef()
+    try:
+        text_format.Parse(arg.s.decode("utf-8"), strict)
+    except text_format.ParseError as exc:
+        where = f"op {op.name!r} (type {op.type!r})" if op.name else f"op of type {op.type!r}"
+        raise NestedNetError(
+            f"{where}: the text-form net in argument {arg.name!r} holds a field this "
+            f"schema does not know ({exc}); renaming it would drop that field, so it is "
+            "refused (store the nested net in the argument's 'n' field, or leave its "
+            "blobs out of the assignments)"
+        ) from None
+
+
 def _rename_nested(op: caffe2_pb2.OperatorDef, mapping: Mapping[str, str]) -> set[str]:
     """Rename inside every net nested in ``op`` (in place).
 
@@ -64,6 +85,7 @@ def _rename_nested(op: caffe2_pb2.OperatorDef, mapping: Mapping[str, str]) -> se
             continue
         referenced |= hits
         if nested.form == "s":
+            _refuse_unknown_text_fields(op, op.arg[nested.arg_index])
             copy = nested.net  # already a parsed copy
             _rename_net(copy, mapping, rename_externals=True)
             op.arg[nested.arg_index].s = text_format.MessageToString(copy).encode("utf-8")
@@ -94,7 +116,9 @@ def _rename_net(net: caffe2_pb2.NetDef, mapping: Mapping[str, str], rename_exter
         _rename_list(net.external_output, mapping)
 
 
-def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_pb2.NetDef:
+def apply_assignments(
+    net: Any, blob_assignments: Mapping[str, str], *, view_ops: ViewOps | ViewRule | None = None
+) -> caffe2_pb2.NetDef:
     """Return a copy of ``net`` with its blobs renamed to their shared buffers.
 
     Every input, output and control input of every op is renamed through
@@ -111,6 +135,10 @@ def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_p
         The net; it is not modified.
     blob_assignments : mapping of str to str
         New name of each renamed blob (a blob may map to itself).
+    view_ops : iterable of str or mapping, optional
+        The op types whose outputs are views of their inputs
+        (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``), for
+        the lifetime check.
 
     Returns
     -------
@@ -123,6 +151,15 @@ def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_p
         ``blob_assignments`` renames an external input or output of ``net``,
         or renames a blob to one of them: sharing their buffers would corrupt
         what the caller feeds or fetches.
+    LifetimeOverlapError
+        ``blob_assignments`` gives one name to two blobs whose storage is live
+        at the same time in the net's op order (live ranges of
+        :func:`memonger.alloc.compute_liveness`; a blob never read after its
+        last write lives to the end); the message names both.  Rename the net
+        in the order the assignment was planned for.
+    NestedNetError
+        A text-form nested net the renaming reaches holds a field this schema
+        does not know (rewriting the text would drop it).
 
     Examples
     --------
@@ -136,18 +173,27 @@ def apply_assignments(net: Any, blob_assignments: Mapping[str, str]) -> caffe2_p
     [(['x'], ['c']), (['c'], ['b']), (['b'], ['c']), (['c'], ['z'])]
     >>> [list(op.output) for op in net.op]  # the original is unchanged
     [['a'], ['b'], ['c'], ['z']]
+    >>> apply_assignments(net, {"a": "b"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    memonger.netdef.errors.LifetimeOverlapError: blob_assignments gives 'a' and 'b' ... live ...
     """
     result = as_netdef(net)
-    rename_in_place(result, blob_assignments)
+    rename_in_place(result, blob_assignments, view_ops=view_ops)
     return result
 
 
-def rename_in_place(net: caffe2_pb2.NetDef, blob_assignments: Mapping[str, str]) -> None:
+def rename_in_place(
+    net: caffe2_pb2.NetDef,
+    blob_assignments: Mapping[str, str],
+    *,
+    view_ops: ViewOps | ViewRule | None = None,
+) -> None:
     """Rename the blobs of ``net`` itself, as :func:`apply_assignments` does on a copy.
 
     Raises
     ------
-    NameCollisionError
+    NameCollisionError, LifetimeOverlapError, NestedNetError
         As :func:`apply_assignments`; ``net`` is then left unchanged.
     """
     externals = set(net.external_input) | set(net.external_output)
@@ -162,7 +208,49 @@ def rename_in_place(net: caffe2_pb2.NetDef, blob_assignments: Mapping[str, str])
                 f"blob_assignments renames {blob!r} to external blob {renamed!r}; "
                 "external inputs and outputs never share a buffer"
             )
+    _check_lifetimes(net, blob_assignments, view_ops)
     _rename_net(net, blob_assignments, rename_externals=False)
+
+
+def _check_lifetimes(
+    net: caffe2_pb2.NetDef, mapping: Mapping[str, str], view_ops: ViewOps | ViewRule | None
+) -> None:
+    """Refuse a renaming that gives one name to storages live at the same time.
+
+    Live ranges are :func:`memonger.alloc.compute_liveness`'s in the net's
+    own op order (closed ranges: two storages may share a name only when one
+    is defined strictly after the other's last use); an outer blob that a
+    nested net only reads is read by the op owning it.  Names of one storage
+    (a view and the blob it views) never conflict with each other.
+    """
+    if not any(new != old for old, new in mapping.items()):
+        return
+    from memonger.netdef.rewrite import net_accesses, net_liveness
+
+    live = net_liveness(net_accesses(net, view_ops, read_only_refs=True))
+    groups: dict[str, dict[str, str]] = {}  # new name -> storage root -> a blob named
+    for blob, root in live.storage.items():
+        groups.setdefault(mapping.get(blob, blob), {}).setdefault(root, blob)
+    for name, roots in groups.items():
+        if len(roots) < 2:
+            continue
+        ordered = sorted(roots, key=lambda root: live.ranges[root].defined)
+        latest = ordered[0]
+        for root in ordered[1:]:
+            before, current = live.ranges[latest], live.ranges[root]
+            if current.defined <= before.used:
+                a, b = roots[latest], roots[root]
+                where = max(current.defined, 0)
+                op = net.op[where] if where < len(net.op) else None
+                at = f" at op #{where} ({op.name or op.type!r})" if op is not None else ""
+                raise LifetimeOverlapError(
+                    f"blob_assignments gives {a!r} and {b!r} the one name {name!r}, but their "
+                    f"storage is live at the same time{at} in the net's op order "
+                    f"(ops {before.defined}..{before.used} and "
+                    f"{current.defined}..{current.used}); they cannot share a buffer"
+                )
+            if current.used > before.used:
+                latest = root
 
 
 def apply_recurrent_blob_assignments(

@@ -574,7 +574,7 @@ def plan_interference(
     reordered.CopyFrom(original)
     del reordered.op[:]
     reordered.op.extend(original.op[i] for i in order)
-    rename_in_place(reordered, blob_assignments)
+    rename_in_place(reordered, blob_assignments, view_ops=view_ops)
     optimized = reordered
 
     if verify:

@@ -326,6 +326,7 @@ def _unary(ctx: OpContext) -> Outputs:
     x = ctx.input(0)
     outs: list[TensorInfo | str | None] = [x]
     if ctx.op.type == "InstanceNorm":  # Y, saved mean, saved inverse std: (N, C)
+        ctx.ndim_at_least(0, 2)
         c = x.shape[1] if ctx.order() == "NCHW" else x.shape[-1]
         outs += [TensorInfo((x.shape[0], c), x.dtype)] * 2
     return outs[: ctx.num_outputs] + [None] * (ctx.num_outputs - len(outs))
@@ -1090,7 +1091,7 @@ def _conv_gradient(ctx: OpContext) -> Outputs:
     if not ctx.has("no_bias") and ctx.num_outputs == 2:
         # Caffe2 adds no_bias=1 to the gradient of a bias-less Conv; nets built
         # without it still name the second output after the input's gradient.
-        no_bias = int(ctx.op.input[0] in gradient_bases(ctx.op.output[1]))
+        no_bias = int(ctx.num_inputs > 0 and ctx.op.input[0] in gradient_bases(ctx.op.output[1]))
     outs = [w, x] if no_bias else [w, db, x]
     return outs[: ctx.num_outputs]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from memonger.netdef import caffe2_pb2
-from memonger.netdef.errors import ShapeInferenceError
+from memonger.netdef.errors import NetDefError, ShapeInferenceError
 from memonger.netdef.netlike import netdef_of
 from memonger.netdef.rules import (
     RULES,
@@ -273,6 +273,12 @@ def infer_shapes(
                 reason = "the shape rule gives no shape for this output"
             except UnknownShape as exc:
                 reason = str(exc)
+            except NetDefError:
+                raise
+            except (ArithmeticError, IndexError, KeyError, TypeError, ValueError) as exc:
+                # a malformed op (too few inputs, a 0-d input where the rule
+                # indexes dimensions...) is bad input, never a crash
+                raise ctx.fail(f"malformed op: {type(exc).__name__}: {exc}") from exc
         for k, blob in enumerate(op.output):
             result = results[k] if k < len(results) else None
             info = result if isinstance(result, TensorInfo) else None

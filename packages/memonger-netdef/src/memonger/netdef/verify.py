@@ -41,11 +41,14 @@ from memonger.netdef.netlike import NetLike, netdef_of
 from memonger.netdef.views import ViewOps, ViewRule, view_rule
 
 __all__ = [
+    "CAFFE2_NONDETERMINISTIC_OPS",
     "EquivalenceResult",
     "assert_equivalent",
+    "final_results",
     "graph_difference",
     "inplace_difference",
     "net_storage",
+    "nondeterministic_types",
     "verify_execution_equivalence",
     "verify_graph_equality",
     "verify_inplace_blobs",
@@ -53,6 +56,96 @@ __all__ = [
 
 #: Op types a rewrite may insert that have no counterpart in the original net.
 _INSERTED_TYPES = ("Free", "Alias")
+
+#: Caffe2's op types whose outputs are not a function of their inputs and
+#: arguments: random fills, dropout, sampling, data readers and clocks.  Two
+#: such ops with the same identity that read the same values compute
+#: different values, so a rewrite may not merge their outputs.  Pass
+#: ``nondeterministic_ops=`` to the verifier to replace this set (e.g.
+#: ``CAFFE2_NONDETERMINISTIC_OPS | {"MyRandomOp"}``).  ``Dropout`` with a
+#: non-zero ``is_test`` argument is the identity and counts as deterministic.
+CAFFE2_NONDETERMINISTIC_OPS: frozenset[str] = frozenset(
+    {
+        # random fills (caffe2/operators/filler_op.cc)
+        "UniformFill",
+        "UniformIntFill",
+        "UniqueUniformFill",
+        "GaussianFill",
+        "XavierFill",
+        "MSRAFill",
+        # random masks and samples
+        "Dropout",
+        "SparseDropoutWithReplacement",
+        "WeightedSample",
+        "WeightedMultiSampling",
+        "ReservoirSampling",
+        # readers: each run yields the next batch
+        "TensorProtosDBInput",
+        "ImageInput",
+        "VideoInput",
+        "ReadNextBatch",
+        "ReadRandomBatch",
+        "DequeueBlobs",
+        "SafeDequeueBlobs",
+        "WeightedSampleDequeueBlobs",
+        # clocks
+        "WallClockTime",
+    }
+)
+
+#: Op types whose ``is_test`` argument, when non-zero, makes them deterministic.
+_TEST_MODE_TYPES = frozenset({"Dropout", "SparseDropoutWithReplacement"})
+
+
+def nondeterministic_types(nondeterministic_ops: Iterable[str] | None = None) -> frozenset[str]:
+    """The set of nondeterministic op types for a ``nondeterministic_ops=`` argument.
+
+    Parameters
+    ----------
+    nondeterministic_ops : iterable of str, optional
+        Op type names; default :data:`CAFFE2_NONDETERMINISTIC_OPS`.  A value
+        replaces the default (``()``: every op deterministic).
+
+    Returns
+    -------
+    frozenset of str
+
+    Raises
+    ------
+    TypeError
+        A bare string, or an element that is not a string.
+
+    Examples
+    --------
+    >>> "Dropout" in nondeterministic_types()
+    True
+    >>> sorted(nondeterministic_types({"MyRandom"}))
+    ['MyRandom']
+    >>> nondeterministic_types("Dropout")
+    Traceback (most recent call last):
+    ...
+    TypeError: nondeterministic_ops must be a collection of op type names, not a string: 'Dropout'
+    """
+    if nondeterministic_ops is None:
+        return CAFFE2_NONDETERMINISTIC_OPS
+    if isinstance(nondeterministic_ops, (str, bytes)):
+        raise TypeError(
+            "nondeterministic_ops must be a collection of op type names, not a string: "
+            f"{nondeterministic_ops!r}"
+        )
+    found = frozenset(nondeterministic_ops)
+    for kind in found:
+        if not isinstance(kind, str):
+            raise TypeError(f"nondeterministic_ops must hold op type names, got {kind!r}")
+    return found
+
+
+def _is_nondeterministic(op: caffe2_pb2.OperatorDef, types: frozenset[str]) -> bool:
+    if op.type not in types:
+        return False
+    if op.type in _TEST_MODE_TYPES:
+        return not any(arg.name == "is_test" and arg.i != 0 for arg in op.arg)
+    return True
 
 
 # ---------------------------------------------------------------------------
@@ -106,17 +199,236 @@ def _op_label(op: caffe2_pb2.OperatorDef) -> str:
     return f"{op.type} {op.name!r}" if op.name else op.type
 
 
+def _list_difference(
+    field: str, list_a: Sequence[str], list_b: Sequence[str], a_is: str, b_is: str
+) -> str:
+    """The first difference of two name lists, in one line (never the whole lists)."""
+    for j, (name_a, name_b) in enumerate(zip(list_a, list_b, strict=False)):
+        if name_a != name_b:
+            return (
+                f"{field} differs at position {j}: {name_a!r} in {a_is}, {name_b!r} "
+                f"in {b_is} ({len(list_a)} and {len(list_b)} names)"
+            )
+    if len(list_a) > len(list_b):
+        return (
+            f"{field} differs: {b_is} lacks {list_a[len(list_b)]!r} (position {len(list_b)}; "
+            f"{len(list_a)} names in {a_is}, {len(list_b)} in {b_is})"
+        )
+    return (
+        f"{field} differs: {b_is} adds {list_b[len(list_a)]!r} (position {len(list_a)}; "
+        f"{len(list_a)} names in {a_is}, {len(list_b)} in {b_is})"
+    )
+
+
+def _externals_difference(
+    a: caffe2_pb2.NetDef,
+    b: caffe2_pb2.NetDef,
+    a_is: str = "the first net",
+    b_is: str = "the second",
+) -> str | None:
+    for field in ("external_input", "external_output"):
+        list_a, list_b = list(getattr(a, field)), list(getattr(b, field))
+        if list_a != list_b:
+            return _list_difference(field, list_a, list_b, a_is, b_is)
+    return None
+
+
+# ---------------------------------------------------------------------------
+# Matching the ops of two nets by identity (graph equality, in-place check)
+# ---------------------------------------------------------------------------
+
+#: Where the value an op reads comes from, in the numbering of the first net:
+#: ``("op", i, k)`` output ``k`` of op ``i``, ``("outside", name)``, or
+#: ``("freed", j)`` destroyed by the inserted ``Free`` op ``j`` of the second net.
+_Producer = tuple[Any, ...]
+
+
+def _structural_identity(op: caffe2_pb2.OperatorDef) -> tuple[Hashable, ...]:
+    """What graph equality matches ops by: everything but the blob names."""
+    return (
+        *_op_signature(op),
+        op.name,
+        len(op.input),
+        len(op.output),
+        len(op.control_input),
+    )
+
+
+@dataclass
+class _Matching:
+    """Ops of the second net matched to the ops of the first, by identity and producers.
+
+    ``match[j]`` is the index in the first net of the second net's op ``j``
+    (None for an op the rewrite inserted, a ``Free`` or an ``Alias`` without
+    counterpart).  ``producers_a[i]`` / ``producers_b[j]`` are the producers
+    of every input and control input (those of the second net numbered as in
+    the first).  ``problem`` says why the nets cannot be matched, if so.
+    """
+
+    match: list[int | None]
+    producers_a: list[list[_Producer]]
+    producers_b: list[list[_Producer]]
+    problem: str | None
+    final_a: dict[str, _Producer]  # the last writer of each blob, at the end of the net
+    final_b: dict[str, _Producer]
+
+
+def _producers(
+    net: caffe2_pb2.NetDef, order: Sequence[int]
+) -> tuple[list[list[_Producer]], dict[str, _Producer]]:
+    writer: dict[str, _Producer] = {}
+    found: list[list[_Producer]] = [[] for _ in net.op]
+    for i in order:
+        op = net.op[i]
+        found[i] = [writer.get(name, ("outside", name)) for name in [*op.input, *op.control_input]]
+        for k, name in enumerate(op.output):
+            writer[name] = ("op", i, k)
+    return found, writer
+
+
+def _match_ops(
+    a: caffe2_pb2.NetDef, b: caffe2_pb2.NetDef, order: Sequence[int] | None
+) -> _Matching:
+    """Match the ops of ``b`` to those of ``a`` (see :class:`_Matching`).
+
+    With ``order`` (the index in ``a`` of each op of ``b``) the matching is
+    given.  Otherwise each op of ``b``, in its program order, takes the first
+    unmatched op of ``a`` with the same identity (type, name, engine, device,
+    gradient flag, arguments, number of inputs and outputs) whose inputs have
+    the same producers -- the way execution equivalence matches ops by the
+    values they read -- else the first unmatched op with the same identity.
+    """
+    producers_a, final_a = _producers(a, range(len(a.op)))
+    by_identity: dict[tuple[Hashable, ...], list[int]] = defaultdict(list)
+    for i, op in enumerate(a.op):
+        by_identity[_structural_identity(op)].append(i)
+    if order is not None:
+        given = list(order)
+        if sorted(given) != list(range(len(a.op))) or len(given) != len(b.op):
+            raise ValueError(
+                f"order must give the index in the first net ({len(a.op)} ops) of each of "
+                f"the {len(b.op)} ops of the second, got {given}"
+            )
+    match: list[int | None] = [None] * len(b.op)
+    taken = [False] * len(a.op)
+    producers_b: list[list[_Producer]] = [[] for _ in b.op]
+    writer: dict[str, _Producer] = {}
+    problem: str | None = None
+    for j, op in enumerate(b.op):
+        mapped = [writer.get(name, ("outside", name)) for name in [*op.input, *op.control_input]]
+        producers_b[j] = mapped
+        if order is not None:
+            original: int | None = order[j]
+        else:
+            free = [i for i in by_identity.get(_structural_identity(op), []) if not taken[i]]
+            same = [i for i in free if producers_a[i] == mapped]
+            original = same[0] if same else (free[0] if free else None)
+        if original is None and op.type in _INSERTED_TYPES:
+            if op.type == "Free":
+                for name in op.output:
+                    writer[name] = ("freed", j)
+            else:  # an inserted Alias passes its inputs through
+                for k, name in enumerate(op.output):
+                    source = op.input[k] if k < len(op.input) else name
+                    writer[name] = writer.get(source, ("outside", source))
+            continue
+        if original is None:
+            if problem is None:
+                problem = _unmatched_op(a, b, j, taken)
+            for k, name in enumerate(op.output):
+                writer[name] = ("unmatched", j, k)
+            continue
+        match[j] = original
+        taken[original] = True
+        for k, name in enumerate(op.output):
+            writer[name] = ("op", original, k)
+    if problem is None:
+        missing = [i for i in range(len(a.op)) if not taken[i]]
+        if missing:
+            i = missing[0]
+            problem = (
+                f"op #{i} {_op_label(a.op[i])} of the first net has no counterpart in the "
+                f"second (the first net has {len(a.op)} ops, the second {len(b.op)})"
+            )
+    return _Matching(match, producers_a, producers_b, problem, final_a, writer)
+
+
+def _unmatched_op(a: caffe2_pb2.NetDef, b: caffe2_pb2.NetDef, j: int, taken: Sequence[bool]) -> str:
+    """Why op ``j`` of ``b`` has no counterpart in ``a``: the closest op's first difference."""
+    op_b = b.op[j]
+    here = f"op #{j} {_op_label(op_b)} of the second net"
+    pool = [i for i in range(len(a.op)) if not taken[i]] or list(range(len(a.op)))
+    if not pool:
+        return f"{here} has no counterpart: the first net has no ops"
+
+    def closeness(i: int) -> tuple[int, int, int]:
+        op_a = a.op[i]
+        return (op_a.type == op_b.type, op_a.name == op_b.name, -abs(i - j))
+
+    i = max(pool, key=closeness)
+    op_a = a.op[i]
+    if op_a.type != op_b.type:
+        return (
+            f"{here} has no counterpart in the first net (op #{i} there is "
+            f"{op_a.type}, not {op_b.type}; the first net has {len(a.op)} ops, the second "
+            f"{len(b.op)})"
+        )
+    for what, value_a, value_b in (
+        ("name", op_a.name, op_b.name),
+        ("engine", op_a.engine, op_b.engine),
+        (
+            "device option",
+            op_a.device_option.SerializeToString(deterministic=True),
+            op_b.device_option.SerializeToString(deterministic=True),
+        ),
+        ("is_gradient_op", op_a.is_gradient_op, op_b.is_gradient_op),
+        ("arguments", _argument_signature(op_a), _argument_signature(op_b)),
+        ("number of inputs", len(op_a.input), len(op_b.input)),
+        ("number of outputs", len(op_a.output), len(op_b.output)),
+        ("number of control inputs", len(op_a.control_input), len(op_b.control_input)),
+    ):
+        if value_a != value_b:
+            return f"{here} has no counterpart: the {what} differs from op #{i} of the first net"
+    return f"{here} runs more often than in the first net"  # pragma: no cover
+
+
+def _describe_producer(net: caffe2_pb2.NetDef, where: _Producer) -> str:
+    kind = where[0]
+    if kind == "outside":
+        return f"outside the net ({where[1]!r})"
+    if kind == "op":
+        return f"op #{where[1]} {net.op[where[1]].type} output {where[2]}"
+    if kind == "freed":
+        return f"nothing (freed by the inserted Free op #{where[1]} of the second net)"
+    return f"op #{where[1]} of the second net, which has no counterpart"
+
+
 # ---------------------------------------------------------------------------
 # verify_inplace_blobs
 # ---------------------------------------------------------------------------
 
 
-def _inplace_pairs(op: caffe2_pb2.OperatorDef) -> list[tuple[int, int]]:
-    outputs = list(op.output)
-    return [(j, outputs.index(name)) for j, name in enumerate(op.input) if name in outputs]
+def _inplace_pairs(
+    op: caffe2_pb2.OperatorDef, storage: Mapping[str, str], rule: ViewRule
+) -> list[tuple[int, int]]:
+    """``(input, output)`` index pairs naming one storage (an output that is a view excluded)."""
+    views = {out for out, _ in rule(op)}
+    cells = [storage.get(name, name) for name in op.output]
+    return [
+        (j, k)
+        for j, name in enumerate(op.input)
+        for k, cell in enumerate(cells)
+        if k not in views and storage.get(name, name) == cell
+    ]
 
 
-def inplace_difference(net_a: NetLike, net_b: NetLike) -> str | None:
+def inplace_difference(
+    net_a: NetLike,
+    net_b: NetLike,
+    *,
+    order: Sequence[int] | None = None,
+    view_ops: ViewOps | ViewRule | None = None,
+) -> str | None:
     """Explain why :func:`verify_inplace_blobs` fails, or return None when it holds.
 
     Examples
@@ -126,41 +438,70 @@ def inplace_difference(net_a: NetLike, net_b: NetLike) -> str | None:
     >>> b = caffe2_pb2.NetDef()
     >>> _ = b.op.add(type="Relu", input=["x"], output=["x"])
     >>> print(inplace_difference(a, b))
-    op #0 Relu: in-place (input, output) pairs [] in the first net, [(0, 0)] in the second
+    op #0 Relu (op #0 in the first net): in-place (input, output) pairs [] in the first net, \
+[(0, 0)] in the second ('x')
     """
     a, b = netdef_of(net_a), netdef_of(net_b)
-    if len(a.op) != len(b.op):
-        return f"the first net has {len(a.op)} ops, the second {len(b.op)}"
-    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
-        if op_a.type != op_b.type:
-            return f"op #{i} is {op_a.type} in the first net but {op_b.type} in the second"
-        pairs_a, pairs_b = _inplace_pairs(op_a), _inplace_pairs(op_b)
+    rule = view_rule(view_ops)
+    matching = _match_ops(a, b, order)
+    if matching.problem is not None:
+        return matching.problem
+    storage_a, storage_b = net_storage(a, rule), net_storage(b, rule)
+    for j, i in enumerate(matching.match):
+        if i is None:
+            continue  # an inserted Free or Alias
+        op_a, op_b = a.op[i], b.op[j]
+        pairs_a = _inplace_pairs(op_a, storage_a, rule)
+        pairs_b = _inplace_pairs(op_b, storage_b, rule)
         if pairs_a != pairs_b:
+            new = sorted(set(pairs_b) - set(pairs_a))
+            lost = sorted(set(pairs_a) - set(pairs_b))
+            blob = op_b.input[new[0][0]] if new else op_a.input[lost[0][0]]
             return (
-                f"op #{i} {_op_label(op_a)}: in-place (input, output) pairs {pairs_a} "
-                f"in the first net, {pairs_b} in the second"
+                f"op #{j} {_op_label(op_b)} (op #{i} in the first net): in-place (input, "
+                f"output) pairs {pairs_a} in the first net, {pairs_b} in the second ({blob!r})"
             )
     return None
 
 
-def verify_inplace_blobs(net_a: NetLike, net_b: NetLike) -> bool:
-    """Whether both nets have the same in-place blob pairs, op by op.
+def verify_inplace_blobs(
+    net_a: NetLike,
+    net_b: NetLike,
+    *,
+    order: Sequence[int] | None = None,
+    view_ops: ViewOps | ViewRule | None = None,
+) -> bool:
+    """Whether every op has the same in-place blob pairs in both nets.
 
-    An op is in place when one of its inputs is also one of its outputs.  A
-    rewrite that shares buffers must not create in-place pairs the original
-    did not have (nor remove any).  Both nets must have the same op types in
-    the same order.
+    An op is in place when one of its inputs and one of its outputs name the
+    same storage (the same blob, or a view of it, :func:`net_storage`; an
+    output the op declares a view is not a write).  A rewrite that shares
+    buffers must not create in-place pairs the original did not have (nor
+    remove any).  Ops are matched by identity, not by position (see
+    :func:`verify_graph_equality`), so the check also applies to reordered
+    nets; ``Free`` and ``Alias`` ops the rewrite inserted are skipped.
 
     Parameters
     ----------
     net_a, net_b : caffe2_pb2.NetDef or object with ``Proto()``
         Typically the original net and its rewrite.
+    order : sequence of int, optional
+        The index in ``net_a`` of each op of ``net_b``, when known (a
+        reordering rewrite says it); default: match ops by identity.
+    view_ops : iterable of str or mapping, optional
+        The ops declaring views (:func:`memonger.netdef.views.view_rule`).
 
     Returns
     -------
     bool
-        True when every op has the same ``(input index, output index)``
-        in-place pairs in both nets.  See :func:`inplace_difference` for why not.
+        True when every matched op has the same ``(input index, output
+        index)`` in-place pairs in both nets.  See :func:`inplace_difference`
+        for why not.
+
+    Raises
+    ------
+    ValueError
+        ``order`` is not a permutation of ``net_a``'s op indices, one per op of ``net_b``.
 
     Examples
     --------
@@ -171,7 +512,7 @@ def verify_inplace_blobs(net_a: NetLike, net_b: NetLike) -> bool:
     >>> verify_inplace_blobs(a, b)
     True
     """
-    return inplace_difference(net_a, net_b) is None
+    return inplace_difference(net_a, net_b, order=order, view_ops=view_ops) is None
 
 
 # ---------------------------------------------------------------------------
@@ -179,7 +520,9 @@ def verify_inplace_blobs(net_a: NetLike, net_b: NetLike) -> bool:
 # ---------------------------------------------------------------------------
 
 
-def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
+def graph_difference(
+    net_a: NetLike, net_b: NetLike, *, order: Sequence[int] | None = None
+) -> str | None:
     """Explain why :func:`verify_graph_equality` fails, or return None when it holds.
 
     Examples
@@ -193,99 +536,108 @@ def graph_difference(net_a: NetLike, net_b: NetLike) -> str | None:
     >>> _ = b.op.add(type="Relu", input=["x"], output=["y"])
     >>> _ = b.op.add(type="Sum", input=["y", "y"], output=["out"])
     >>> print(graph_difference(a, b))
-    op #2 Sum: input 0 ('y' / 'y') is written by op #0 output 0 in the first net but by op #1 \
-output 0 in the second
+    op #2 Sum of the second net (op #2 in the first): input 0 ('y' / 'y') is written by \
+op #0 Relu output 0 in the first net but by op #1 Relu output 0 in the second \
+(ops numbered as in the first net)
     """
     a, b = netdef_of(net_a), netdef_of(net_b)
-    for field in ("external_input", "external_output"):
-        list_a, list_b = list(getattr(a, field)), list(getattr(b, field))
-        if list_a != list_b:
-            return f"{field} differs: {list_a} in the first net, {list_b} in the second"
-    if len(a.op) != len(b.op):
-        return f"the first net has {len(a.op)} ops, the second {len(b.op)}"
-    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
-        if op_a.type != op_b.type:
-            return f"op #{i} is {op_a.type} in the first net but {op_b.type} in the second"
-        for what, value_a, value_b in (
-            ("engine", op_a.engine, op_b.engine),
-            ("device option", op_a.device_option, op_b.device_option),
-            ("is_gradient_op", op_a.is_gradient_op, op_b.is_gradient_op),
-            ("arguments", _argument_signature(op_a), _argument_signature(op_b)),
-            ("number of inputs", len(op_a.input), len(op_b.input)),
-            ("number of outputs", len(op_a.output), len(op_b.output)),
-            ("number of control inputs", len(op_a.control_input), len(op_b.control_input)),
-        ):
-            if value_a != value_b:
-                return f"op #{i} {_op_label(op_a)}: the {what} differs"
-
-    externals_a = set(a.external_input) | set(a.external_output)
-    externals_b = set(b.external_input) | set(b.external_output)
-    writer_a: dict[str, tuple[int, int]] = {}
-    writer_b: dict[str, tuple[int, int]] = {}
-
-    def producer(where: tuple[int, int] | None) -> str:
-        return "outside the net" if where is None else f"op #{where[0]} output {where[1]}"
-
-    for i, (op_a, op_b) in enumerate(zip(a.op, b.op, strict=True)):
+    externals_problem = _externals_difference(a, b)
+    if externals_problem is not None:
+        return externals_problem
+    matching = _match_ops(a, b, order)
+    if matching.problem is not None:
+        return matching.problem
+    externals = set(a.external_input) | set(a.external_output)
+    for j, i in enumerate(matching.match):
+        if i is None:
+            continue
+        op_a, op_b = a.op[i], b.op[j]
+        where = f"op #{j} {_op_label(op_b)} of the second net (op #{i} in the first)"
         for kind, names_a, names_b in (
             ("input", op_a.input, op_b.input),
             ("output", op_a.output, op_b.output),
             ("control input", op_a.control_input, op_b.control_input),
         ):
-            for j, (name_a, name_b) in enumerate(zip(names_a, names_b, strict=True)):
-                if (name_a in externals_a or name_b in externals_b) and name_a != name_b:
+            for k, (name_a, name_b) in enumerate(zip(names_a, names_b, strict=True)):
+                if (name_a in externals or name_b in externals) and name_a != name_b:
                     return (
-                        f"op #{i} {_op_label(op_a)}: {kind} {j} is {name_a!r} in the first net "
-                        f"but {name_b!r} in the second (external blobs keep their names)"
+                        f"{where}: {kind} {k} is {name_a!r} in the first net but {name_b!r} "
+                        "in the second (external blobs keep their names)"
                     )
-        for kind, names_a, names_b in (
-            ("input", op_a.input, op_b.input),
-            ("control input", op_a.control_input, op_b.control_input),
+        labels = [f"input {k}" for k in range(len(op_a.input))] + [
+            f"control input {k}" for k in range(len(op_a.control_input))
+        ]
+        reads_a = [*op_a.input, *op_a.control_input]
+        reads_b = [*op_b.input, *op_b.control_input]
+        for label, name_a, name_b, parent_a, parent_b in zip(
+            labels, reads_a, reads_b, matching.producers_a[i], matching.producers_b[j], strict=True
         ):
-            for j, (name_a, name_b) in enumerate(zip(names_a, names_b, strict=True)):
-                parent_a, parent_b = writer_a.get(name_a), writer_b.get(name_b)
-                if parent_a is None and parent_b is None and name_a != name_b:
-                    return (
-                        f"op #{i} {_op_label(op_a)}: {kind} {j} reads {name_a!r} from outside "
-                        f"the first net but {name_b!r} from outside the second"
-                    )
-                if parent_a != parent_b:
-                    return (
-                        f"op #{i} {_op_label(op_a)}: {kind} {j} ({name_a!r} / {name_b!r}) is "
-                        f"written by {producer(parent_a)} in the first net but by "
-                        f"{producer(parent_b)} in the second"
-                    )
-        for k, name in enumerate(op_a.output):
-            writer_a[name] = (i, k)
-        for k, name in enumerate(op_b.output):
-            writer_b[name] = (i, k)
+            if parent_a != parent_b:
+                return (
+                    f"{where}: {label} ({name_a!r} / {name_b!r}) is written by "
+                    f"{_describe_producer(a, parent_a)} in the first net but by "
+                    f"{_describe_producer(a, parent_b)} in the second (ops numbered as in "
+                    "the first net)"
+                )
+    fetchable = dict.fromkeys([*a.external_output, *a.external_input, *final_results(a)])
+    for name in fetchable:
+        last_a = matching.final_a.get(name, ("outside", name))
+        last_b = matching.final_b.get(name, ("outside", name))
+        if last_a != last_b:
+            return (
+                f"blob {name!r} ends with the value of {_describe_producer(a, last_a)} in the "
+                f"first net but of {_describe_producer(a, last_b)} in the second (a caller may "
+                "fetch it: it is external, or no op reads it after its last write)"
+            )
     return None
 
 
-def verify_graph_equality(net_a: NetLike, net_b: NetLike) -> bool:
+def verify_graph_equality(
+    net_a: NetLike, net_b: NetLike, *, order: Sequence[int] | None = None
+) -> bool:
     """Whether two nets run the same ops on the same data, blob names aside.
 
-    The nets are equal when they have the same ops in the same order (type,
-    engine, device option, gradient flag and arguments, ignoring
-    ``<blob>.rename`` arguments and the blob names inside nested nets) and
-    every input (and control input) of every op has the same producer: the
-    output of the last earlier op that wrote that blob, or "outside the net"
-    (and then the same blob).  This is Caffe2's check of a
-    memonger rewrite, with one difference: external inputs and outputs must
-    keep their names (the lists must be equal and every op reading or writing
-    an external blob must name it the same way), so a rewrite that renamed
-    them is not equal.  Nested nets are not compared; use
-    :func:`verify_execution_equivalence` for those and for reordered nets.
+    Every op of one net is matched to one op of the other by its identity
+    (type, name, engine, device option, gradient flag and arguments, ignoring
+    ``<blob>.rename`` arguments and the blob names inside nested nets, and
+    the number of inputs and outputs), not by its position: the ops of the
+    second net, in their order, each take the first unmatched op of the
+    first net with that identity whose inputs have the same producers (else
+    the first with that identity), the way
+    :func:`verify_execution_equivalence` matches ops by the values they
+    read.  The nets are equal when every op is matched, every input (and
+    control input) of every op has the same producer -- the output of the
+    matched counterpart of the last earlier op that wrote that blob, or
+    "outside the net" (and then the same blob) -- and every blob a caller
+    may fetch (external inputs and outputs, and :func:`final_results`) has
+    the same last producer, under the same name.  Reordered nets are
+    therefore compared too.  ``Free`` ops the rewrite inserted destroy what
+    they free; ``Alias`` ops without counterpart pass their inputs through.
+
+    This is Caffe2's check of a memonger rewrite, made order-aware and with
+    one more rule: external inputs and outputs must keep their names (the
+    lists must be equal and every op reading or writing an external blob
+    must name it the same way), so a rewrite that renamed them, or
+    redirected a write to one of them, is not equal.  Nested nets are not
+    compared; :func:`verify_execution_equivalence` compares them.
 
     Parameters
     ----------
     net_a, net_b : caffe2_pb2.NetDef or object with ``Proto()``
         Typically the original net and its rewrite.
+    order : sequence of int, optional
+        The index in ``net_a`` of each op of ``net_b``, when known; default:
+        match ops by identity.
 
     Returns
     -------
     bool
         See :func:`graph_difference` for the first difference.
+
+    Raises
+    ------
+    ValueError
+        ``order`` is not a permutation of ``net_a``'s op indices, one per op of ``net_b``.
 
     Examples
     --------
@@ -302,7 +654,7 @@ def verify_graph_equality(net_a: NetLike, net_b: NetLike) -> bool:
     >>> verify_graph_equality(a, b)
     False
     """
-    return graph_difference(net_a, net_b) is None
+    return graph_difference(net_a, net_b, order=order) is None
 
 
 # ---------------------------------------------------------------------------
@@ -384,6 +736,10 @@ class _OpInfo:
     ref_write_cells: list[tuple[str, str]]
     dep_cells: list[str]
     view_outputs: frozenset[int]  # outputs that are views: the op writes no new value there
+    nondeterministic: bool  # each run computes new values
+    recurrent: bool  # a RecurrentNetwork* op: renamed blobs need <blob>.rename arguments
+    rename_args: dict[str, str]  # its <blob>.rename arguments
+    referenced: list[str]  # inputs, outputs, outer blobs its nested nets name (by position)
 
     def read_label(self, position: int) -> str:
         count = len(self.input_names)
@@ -458,8 +814,16 @@ def net_storage(
     return compute_liveness(net_accesses(net, view_ops)).storage
 
 
+def _rename_args(op: caffe2_pb2.OperatorDef) -> dict[str, str]:
+    return {
+        arg.name[: -len(".rename")]: arg.s.decode("utf-8", errors="replace")
+        for arg in op.arg
+        if arg.name.endswith(".rename")
+    }
+
+
 def _describe_ops(
-    net: caffe2_pb2.NetDef, ids: dict[Hashable, int], rule: ViewRule
+    net: caffe2_pb2.NetDef, ids: dict[Hashable, int], rule: ViewRule, random_types: frozenset[str]
 ) -> tuple[list[_OpInfo], dict[str, str]]:
     outer = _outer_names(net)
     storage = net_storage(net, rule)
@@ -506,6 +870,7 @@ def _describe_ops(
             read_names.append(name)
             extra_labels.append(f"control input {j}")
         view_outputs = frozenset(out for out, inp in rule(op) if outputs[out] != inputs[inp])
+        recurrent = op.type.startswith("RecurrentNetwork")
         signature = ("op", *_op_signature(op), op.name, len(outputs))
         key = ids.setdefault(signature, len(ids))
         frozen_skeleton = tuple(skeleton)
@@ -531,9 +896,69 @@ def _describe_ops(
                 ref_write_cells=[(path, storage.get(name, name)) for path, name in ref_writes],
                 dep_cells=cells(outputs + ref_names),
                 view_outputs=view_outputs,
+                nondeterministic=_is_nondeterministic(op, random_types),
+                recurrent=recurrent,
+                rename_args=_rename_args(op) if recurrent else {},
+                referenced=(
+                    [
+                        *inputs,
+                        *outputs,
+                        *(
+                            n
+                            for n, t in zip(skeleton_names, skeleton, strict=True)
+                            if t[1] != "local"
+                        ),
+                    ]
+                    if recurrent
+                    else []
+                ),
             )
         )
     return infos, storage
+
+
+def _value_key(info: _OpInfo, original: int, k: int, values: tuple[int, ...]) -> Hashable:
+    """What output ``k`` of an op holds: a function of the op and its inputs, or a new value."""
+    if info.nondeterministic:
+        return ("random", original, k)
+    return ("value", info.ident, k, values)
+
+
+def _nested_key(info: _OpInfo, original: int, path: str, values: tuple[int, ...]) -> Hashable:
+    if info.nondeterministic:
+        return ("random nested", original, path)
+    return ("nested", info.ident, path, values)
+
+
+def final_results(net: NetLike, view_ops: ViewOps | ViewRule | None = None) -> list[str]:
+    """Blobs whose last access is a write: a caller may fetch their final values.
+
+    The liveness rule of :mod:`memonger.alloc.liveness` (design 3.1): reads
+    and writes are those of :func:`memonger.netdef.rewrite.net_accesses` with
+    ``read_only_refs`` (an op owning a nested net reads every outer blob it
+    references and writes those its nested nets write or that are its
+    outputs), and a control input is no access to the value.  Declared or not, these
+    blobs live to the end of the net, and a rewrite must leave each of them
+    with its value.
+
+    Examples
+    --------
+    >>> net = caffe2_pb2.NetDef(external_output=["y"])
+    >>> _ = net.op.add(type="Relu", input=["x"], output=["a"])
+    >>> _ = net.op.add(type="Relu", input=["a"], output=["y"])
+    >>> _ = net.op.add(type="Sigmoid", input=["a"], output=["s"])
+    >>> final_results(net)
+    ['y', 's']
+    """
+    from memonger.netdef.rewrite import net_accesses
+
+    last_is_write: dict[str, bool] = {}
+    for access in net_accesses(netdef_of(net), view_ops, read_only_refs=True):
+        for name in access.input:
+            last_is_write[name] = False
+        for name in access.output:
+            last_is_write[name] = True
+    return [name for name, written in last_is_write.items() if written]
 
 
 class _Reference:
@@ -544,10 +969,12 @@ class _Reference:
     ``origin`` says where each value comes from, to explain divergences.
     """
 
-    def __init__(self, net: caffe2_pb2.NetDef, rule: ViewRule) -> None:
+    def __init__(
+        self, net: caffe2_pb2.NetDef, rule: ViewRule, random_types: frozenset[str]
+    ) -> None:
         self.ids: dict[Hashable, int] = {}
         self.origin: dict[int, tuple[Any, ...]] = {}
-        self.infos, self.storage = _describe_ops(net, self.ids, rule)
+        self.infos, self.storage = _describe_ops(net, self.ids, rule, random_types)
         self.reads: list[tuple[int, ...]] = []
         self.pending: dict[tuple[int, tuple[int, ...]], list[int]] = defaultdict(list)
         self.by_key: dict[int, list[int]] = defaultdict(list)
@@ -562,7 +989,7 @@ class _Reference:
             self.pending[(info.ident, values)].append(i)
             self.by_key[info.key].append(i)
             for (path, name), (_, cell) in zip(info.ref_writes, info.ref_write_cells, strict=True):
-                value = ids.setdefault(("nested", info.ident, path, values), len(ids))
+                value = ids.setdefault(_nested_key(info, i, path, values), len(ids))
                 origin.setdefault(value, ("nested", i, info.type, name))
                 state[cell] = value
             for k, (name, cell) in enumerate(zip(info.out_names, info.out_cells, strict=True)):
@@ -572,12 +999,20 @@ class _Reference:
                 elif k in info.view_outputs:
                     continue  # a view: the storage it names keeps its value
                 else:
-                    value = ids.setdefault(("value", info.ident, k, values), len(ids))
+                    value = ids.setdefault(_value_key(info, i, k, values), len(ids))
                     origin.setdefault(value, ("op", i, info.type, k))
                 state[cell] = value
-        self.external_output = list(net.external_output)
+        # Every value a caller may fetch after the run (design 3.1, 3.2): external
+        # outputs, external inputs, and every blob whose last access is a write.
+        self.checked: dict[str, str] = {}
+        for name in net.external_output:
+            self.checked.setdefault(name, "external output")
+        for name in net.external_input:
+            self.checked.setdefault(name, "external input")
+        for name in final_results(net, rule):
+            self.checked.setdefault(name, "final result")
         self.final = {}
-        for name in self.external_output:
+        for name in self.checked:
             cell = self.storage.get(name, name)
             self.final[name] = state[cell] if cell in state else self.read_external(state, cell)
 
@@ -733,11 +1168,13 @@ def _execute(
                 )
                 state[cell] = state[source] if source in state else ref.read_external(state, source)
         else:
+            counterpart = match[pos]
+            assert counterpart is not None
             for path, cell in info.ref_write_cells:
-                state[cell] = ids[("nested", info.ident, path, values)]
+                state[cell] = ids[_nested_key(info, counterpart, path, values)]
             for k, cell in enumerate(info.out_cells):
                 if k not in info.view_outputs:
-                    state[cell] = ids[("value", info.ident, k, values)]
+                    state[cell] = ids[_value_key(info, counterpart, k, values)]
 
     for original, done in enumerate(matched):
         if not done:
@@ -754,19 +1191,24 @@ def _execute(
                 ),
                 match,
             )
-    for name in ref.external_output:
+    for name, kind in ref.checked.items():
         expected = ref.final[name]
         cell = storage.get(name, name)
         found = state[cell] if cell in state else ref.read_external(state, cell)
         if expected != found:
             expected_text = ref.describe(expected)
             found_text = ref.describe(found, local)
+            why = {
+                "external input": " (external inputs keep their values)",
+                "final result": " (a final result: no op reads it after its last write, so a "
+                "caller may fetch it)",
+            }.get(kind, "")
             return (
                 EquivalenceResult(
                     ok=False,
                     message=(
-                        f"external output {name!r} ends with the value of {found_text}, "
-                        f"expected {expected_text}"
+                        f"{kind} {name!r} ends with the value of {found_text}, "
+                        f"expected {expected_text}{why}"
                     ),
                     blob=name,
                     expected=expected_text,
@@ -776,6 +1218,107 @@ def _execute(
                 match,
             )
     return None, match
+
+
+def _rename_problem(
+    ref: _Reference, infos: list[_OpInfo], match: Sequence[int | None]
+) -> EquivalenceResult | None:
+    """The first wrong ``<blob>.rename`` argument of a matched ``RecurrentNetwork*`` op (3.5).
+
+    The recurrent operator finds a renamed blob through ``<blob>.rename``
+    (the new name, bytes), for every blob it or its step nets reference:
+    each renamed blob needs one, naming its new name; an argument for a blob
+    that was not renamed must name the blob itself; and arguments the
+    original op had stay unless their blob was renamed again.
+    """
+    for pos, original in enumerate(match):
+        info = infos[pos]
+        if original is not None and info.recurrent:
+            problem = _op_rename_problem(pos, info, original, ref.infos[original])
+            if problem is not None:
+                return problem
+    return None
+
+
+def _op_rename_problem(
+    pos: int, info: _OpInfo, original: int, before: _OpInfo
+) -> EquivalenceResult | None:
+    """:func:`_rename_problem` for one op ``pos`` of the optimized net, ``original`` before."""
+    here = f"op #{pos} {info.label} of the optimized net (op #{original} in the original)"
+
+    def fail(message: str, blob: str, expected: str, found: str) -> EquivalenceResult:
+        return EquivalenceResult(
+            ok=False,
+            message=f"{here}: {message}",
+            op_index=pos,
+            op_type=info.type,
+            original_index=original,
+            blob=blob,
+            expected=expected,
+            found=found,
+        )
+
+    renamed: dict[str, str] = {}
+    for old, new in zip(before.referenced, info.referenced, strict=False):
+        seen = renamed.setdefault(old, new)
+        if seen != new:
+            return fail(
+                f"blob {old!r} is renamed to both {seen!r} and {new!r}; one "
+                f"'{old}.rename' argument cannot say both",
+                old,
+                repr(seen),
+                repr(new),
+            )
+    args = info.rename_args
+    for old, new in renamed.items():
+        if new == old:
+            continue
+        arg = f"'{old}.rename'"
+        if old not in args:
+            return fail(
+                f"blob {old!r} is renamed to {new!r} but the op has no {arg} argument",
+                old,
+                f"{arg} = {new!r}",
+                "no argument",
+            )
+        if args[old] != new:
+            return fail(
+                f"argument {arg} names {args[old]!r}, but blob {old!r} is renamed to {new!r}",
+                old,
+                f"{arg} = {new!r}",
+                f"{arg} = {args[old]!r}",
+            )
+    for old, value in args.items():
+        arg = f"'{old}.rename'"
+        if old in renamed:
+            if value != renamed[old]:
+                now = "not renamed" if renamed[old] == old else f"renamed to {renamed[old]!r}"
+                return fail(
+                    f"argument {arg} names {value!r}, but blob {old!r} is {now}",
+                    old,
+                    f"{arg} = {renamed[old]!r}",
+                    f"{arg} = {value!r}",
+                )
+        elif before.rename_args.get(old) != value:
+            inherited = before.rename_args.get(old)
+            expected = "no argument" if inherited is None else f"{arg} = {inherited!r}"
+            return fail(
+                f"argument {arg} = {value!r} names a blob the op does not reference"
+                if inherited is None
+                else f"argument {arg} names {value!r}, {inherited!r} in the original",
+                old,
+                expected,
+                f"{arg} = {value!r}",
+            )
+    for old, value in before.rename_args.items():
+        if old not in args and renamed.get(old, old) == old:
+            return fail(
+                f"the original's argument '{old}.rename' = {value!r} is missing",
+                old,
+                f"'{old}.rename' = {value!r}",
+                "no argument",
+            )
+    return None
 
 
 def _dependency_edges(infos: list[_OpInfo], *, raw_only: bool) -> set[tuple[int, int]]:
@@ -857,6 +1400,7 @@ def verify_execution_equivalence(
     random_orders: int = 0,
     seed: int = 0,
     view_ops: ViewOps | None = None,
+    nondeterministic_ops: Iterable[str] | None = None,
 ) -> EquivalenceResult:
     """Check by symbolic execution that ``optimized`` computes what ``original`` does.
 
@@ -870,8 +1414,14 @@ def verify_execution_equivalence(
 
     - its external input and output lists are those of the original;
     - every op of the original runs exactly once and reads the same values
-      (ops with the same identity are matched by the values they read);
-    - every external output ends with the same value.
+      (ops with the same identity are matched by the values they read, in
+      program order);
+    - every value a caller may fetch ends the same: every external output,
+      every external input, and every blob whose last access in the original
+      is a write (:func:`final_results`, design 3.1), under the same name;
+    - every ``RecurrentNetwork*`` op has a ``<blob>.rename`` argument naming
+      the new name of each blob it (or its step nets) references that was
+      renamed, and no other (design 3.5).
 
     Names are resolved to their *storage* (per net, with the views of
     ``view_ops``, :func:`net_storage`): a view names the storage of the blob
@@ -890,9 +1440,13 @@ def verify_execution_equivalence(
     of the op itself only writes it.  Blobs inside nested nets are compared
     by position, so a renaming must reach into nested nets consistently.
 
-    Ops are taken to be deterministic: two ops with the same identity that
-    read the same values compute the same values, so a rewrite may swap them
-    (or let their outputs share a buffer).
+    Ops are deterministic -- two ops with the same identity that read the
+    same values compute the same values, so a rewrite may swap them (or let
+    their outputs share a buffer) -- except those of the types in
+    ``nondeterministic_ops`` (random fills, ``Dropout``...): each of them
+    computes new values, so merging the outputs of two of them is a change.
+    Such an op of the optimized net is the original op with its identity
+    that reads the same values and comes first in program order.
 
     Parameters
     ----------
@@ -913,18 +1467,23 @@ def verify_execution_equivalence(
     view_ops : iterable of str or mapping, optional
         The op types whose outputs are views of their inputs
         (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).
+    nondeterministic_ops : iterable of str, optional
+        The op types whose outputs are new values at each run (default
+        :data:`CAFFE2_NONDETERMINISTIC_OPS`; a value replaces it).
 
     Returns
     -------
     EquivalenceResult
         True in a boolean context when equivalent; otherwise the first
-        divergence (op, blob, expected and found producer).
+        divergence (op, blob, expected and found producer), in one line.
 
     Raises
     ------
     ValueError
         If an order in ``orders`` is not a permutation of the op indices or
         ``random_orders`` is negative.
+    TypeError
+        ``view_ops`` or ``nondeterministic_ops`` is a bare string.
 
     Examples
     --------
@@ -950,24 +1509,27 @@ expected the value of op #0 Relu output 0, found op #1 Sigmoid output 0
     for order in orders or ():
         as_tuple = tuple(order)
         if sorted(as_tuple) != list(range(count)):
+            shown = list(as_tuple[:20])
+            more = f" ... ({len(as_tuple)} entries)" if len(as_tuple) > 20 else ""
             raise ValueError(
-                f"an order must be a permutation of the {count} op indices, got {list(as_tuple)}"
+                f"an order must be a permutation of the {count} op indices, got {shown}{more}"
             )
         extra_orders.append(as_tuple)
 
-    for field in ("external_input", "external_output"):
-        list_a, list_b = list(getattr(original_net, field)), list(getattr(optimized_net, field))
-        if list_a != list_b:
-            return EquivalenceResult(
-                ok=False,
-                message=f"{field} differs: {list_a} in the original, {list_b} in the optimized net",
-            )
-
     rule = view_rule(view_ops)
-    ref = _Reference(original_net, rule)
-    infos, storage = _describe_ops(optimized_net, ref.ids, rule)
+    random_types = nondeterministic_types(nondeterministic_ops)
+    externals = _externals_difference(
+        original_net, optimized_net, "the original", "the optimized net"
+    )
+    if externals is not None:
+        return EquivalenceResult(ok=False, message=externals)
+
+    ref = _Reference(original_net, rule, random_types)
+    infos, storage = _describe_ops(optimized_net, ref.ids, rule, random_types)
     divergence, match = _execute(ref, infos, storage, range(count), None)
     checked = 1
+    if divergence is None:
+        divergence = _rename_problem(ref, infos, match)
     if divergence is not None:
         return _with_count(divergence, checked)
     for order in extra_orders:
@@ -1004,6 +1566,7 @@ def assert_equivalent(
     random_orders: int = 0,
     seed: int = 0,
     view_ops: ViewOps | None = None,
+    nondeterministic_ops: Iterable[str] | None = None,
 ) -> EquivalenceResult:
     """Like :func:`verify_execution_equivalence`, but raise when not equivalent.
 
@@ -1026,6 +1589,7 @@ def assert_equivalent(
         random_orders=random_orders,
         seed=seed,
         view_ops=view_ops,
+        nondeterministic_ops=nondeterministic_ops,
     )
     if not result.ok:
         raise VerificationError(result.message)
