@@ -129,3 +129,16 @@ def test_external_data(tmp_path: Path) -> None:
     (tmp_path / "weights.bin").unlink()
     with pytest.raises(OnnxError, match=r"ext\.onnx: cannot load external data"):
         load_model(path, load_external_data=True)
+
+
+def test_a_binary_netdef_is_not_taken_for_an_onnx_model(tmp_path: Path) -> None:
+    netdef = pytest.importorskip("memonger.netdef")
+    net = netdef.caffe2_pb2.NetDef(external_input=["x"], external_output=["y"])
+    net.op.add(type="Relu", input=["x"], output=["y"])
+    data = net.SerializeToString()
+    assert not looks_like_onnx(data)
+    path = tmp_path / "tiny.pb"
+    path.write_bytes(data)
+    from memonger.onnx.cli import is_onnx_file
+
+    assert not is_onnx_file(str(path))

@@ -90,7 +90,10 @@ def _classify(data: bytes) -> str:
             pos += value[0]
         seen.append(number)
     else:
-        return "model" if seen else "foreign"
+        # Every ONNX exporter writes ir_version (field 1, a varint), which a Caffe2
+        # NetDef cannot hold (its field 1 is the name, a string): without it, bytes
+        # whose fields merely share ONNX's wire types are not a model.
+        return "model" if 1 in seen else "foreign"
     return "truncated" if seen[:1] == [1] else "foreign"
 
 
