@@ -13,7 +13,7 @@ them) are not planned; their bytes are reported apart as ``kept_bytes``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,7 @@ def plan_net_offsets(
     *,
     static_blobs: Iterable[str] = (),
     ordering: str = "program",
+    order: Sequence[int] | None = None,
     view_ops: ViewOps | None = None,
     algorithm: OffsetAlgorithm | str = "auto",
     alignment: int = 1,
@@ -72,6 +73,9 @@ def plan_net_offsets(
         Blobs that keep their own memory (with externals, never planned).
     ordering : {"program", "longest-path", "memory"}
         The op order (:func:`memonger.netdef.orderings.ordering_function`).
+    order : sequence of int, optional
+        An explicit op order (``order[k]``: the original index of the
+        ``k``-th op), e.g. the one a rewrite chose; overrides ``ordering``.
     view_ops : optional
         Op types making views (:mod:`memonger.netdef.views`).
     algorithm, alignment, capacity, time_limit, node_limit
@@ -101,7 +105,9 @@ def plan_net_offsets(
     netdef = as_netdef(net)
     fixed = name_set(static_blobs) | set(netdef.external_input) | set(netdef.external_output)
     accesses = net_accesses(netdef, view_ops)
-    if ordering == "program":
+    if order is not None:
+        order = list(order)
+    elif ordering == "program":
         order = list(range(len(netdef.op)))
     else:
         program = net_liveness(accesses, None, blob_sizes)

@@ -977,6 +977,14 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
     )
     check_result(net, result, view_ops=view_ops, nondeterministic_ops=_nondeterministic_ops(args))
     m = measure(net, result, sizes, view_ops=view_ops)
+    arena = None
+    if sizes is not None:
+        from memonger.netdef.arena import plan_net_offsets
+
+        # The arena figure beside the shared-object plan, for the same op order.
+        arena = plan_net_offsets(
+            net, sizes, static_blobs=static, order=result.order, view_ops=view_ops
+        )
     files: list[tuple[str, bytes]] = [
         (args.output, serialize_net(result.net, args.output, format=args.format))
     ]
@@ -993,6 +1001,12 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         }
         if args.mode == "interference":
             extra.update(algorithm=args.algorithm, ordering=args.ordering)
+        if arena is not None:
+            extra.update(
+                arena_bytes=arena.plan.arena_bytes,
+                arena_peak_live_bytes=arena.plan.lower_bound,
+                arena_proven_optimal=arena.plan.proven_optimal,
+            )
         row = report_row(
             os.path.basename(args.net), net, result, sizes, extra=extra, view_ops=view_ops
         )
@@ -1007,12 +1021,22 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
     if not args.quiet:
         for note in result.notes:
             sys.stderr.write(f"memonger: {note}\n")
-        _print_summary(out, args.net, result, m)
+        _print_summary(out, args.net, result, m, arena)
         out.write(f"wrote {', '.join(path for path, _ in files)}\n")
     return EXIT_OK
 
 
-def _print_summary(out: TextIO, path: str, result: OptimizeResult, m: Measure) -> None:
+def _gap(value: int | None, bound: int | None) -> str:
+    """``gap N B (p%)`` of a figure over its bound."""
+    if value is None or bound is None:
+        return "gap -"
+    share = (value - bound) / bound * 100 if bound else 0.0
+    return f"gap {value - bound} B ({share:.2f}%)"
+
+
+def _print_summary(
+    out: TextIO, path: str, result: OptimizeResult, m: Measure, arena: Any = None
+) -> None:
     out.write(
         f"{path}: {m.ops} ops, produced blobs {m.blobs_before} -> {m.blobs_after} "
         f"({result.label}, {result.seconds:.2f} s)\n"
@@ -1026,13 +1050,23 @@ def _print_summary(out: TextIO, path: str, result: OptimizeResult, m: Measure) -
             + "\n"
         )
     if result.proven_optimal is not None:
-        bound = f"lower bound {format_bytes(result.lower_bound)}"
+        bound = f"shared-object bound {format_bytes(result.lower_bound)}"
         verdict = (
             "proven optimal for this op order"
             if result.proven_optimal
-            else "best plan found in the time limit, not proven optimal"
+            else "best plan found within the search budget, not proven optimal"
         )
-        out.write(f"  exact solver: {verdict} ({bound})\n")
+        out.write(
+            f"  exact solver: {verdict} ({bound}, {_gap(m.plan_bytes, result.lower_bound)})\n"
+        )
+    if arena is not None:
+        plan = arena.plan
+        proof = "proven optimal" if plan.proven_optimal else "not proven optimal"
+        out.write(
+            f"  arena (memonger plan): {format_bytes(plan.arena_bytes)} for the shared blobs, "
+            f"peak live bytes {format_bytes(plan.lower_bound)}, "
+            f"{_gap(plan.arena_bytes, plan.lower_bound)}, {proof}\n"
+        )
     out.write(f"  verified: {', '.join(result.checks)} ({result.verify_seconds:.2f} s)\n")
 
 
