@@ -922,3 +922,21 @@ def test_memory_ordering_never_keeps_a_worse_plan(
     monkeypatch.setattr(cli, "_ordering_function", real)
     assert main(argv) == EXIT_OK
     assert "kept the memory order's plan (16 B" in capsys.readouterr().err
+
+
+def test_help_imports_no_heavy_dependency() -> None:
+    """`memonger --help` loads neither protobuf nor numpy nor networkx (nor onnx)."""
+    code = (
+        "import sys\n"
+        "from memonger.netdef.cli import main\n"
+        "try:\n"
+        "    main(['--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = [m for m in ('google.protobuf', 'numpy', 'networkx', 'onnx') if m in sys.modules]\n"
+        "print('HEAVY:' + ','.join(heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip().splitlines()[-1] == "HEAVY:"

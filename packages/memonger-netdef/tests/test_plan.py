@@ -189,5 +189,8 @@ def test_summary_says_when_the_search_ran_out() -> None:
     )
     out = io.StringIO()
     _print_summary(out, "net.pb", result, Measure(1, 1, 1, None, None, None))
-    assert "exact solver: best plan found in the time limit, not proven optimal" in out.getvalue()
+    assert "exact solver: best plan found within the search budget, not proven optimal" in (
+        out.getvalue()
+    )
+    assert "shared-object bound 100 B" in out.getvalue()
     assert "100 B" in out.getvalue()

@@ -39,10 +39,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
-from memonger.netdef import caffe2_pb2
-from memonger.netdef.views import CAFFE2_VIEW_OPS, ViewOps
+if TYPE_CHECKING:  # imported lazily: `memonger --help` loads no protobuf, numpy or networkx
+    from memonger.netdef import caffe2_pb2
+    from memonger.netdef.views import ViewOps
 
 __all__ = [
     "EXIT_ERROR",
@@ -144,6 +145,8 @@ def _names(values: Sequence[str] | None) -> list[str]:
 
 def _view_ops(args: argparse.Namespace) -> frozenset[str]:
     """Caffe2's view ops plus those of ``--view-op``."""
+    from memonger.netdef.views import CAFFE2_VIEW_OPS
+
     return CAFFE2_VIEW_OPS | frozenset(getattr(args, "view_op", None) or ())
 
 
@@ -1462,6 +1465,8 @@ def _onnx_command(argv: Sequence[str] | None) -> int | None:
     (a ``.onnx`` name) gets an error naming the package to install.
     """
     args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] not in ("plan", "stats"):
+        return None  # no ONNX subcommand: nothing to import
     try:
         from memonger.onnx.cli import run_onnx_command
     except ImportError:
@@ -1511,10 +1516,10 @@ def _sigterm_interrupts() -> Iterator[None]:
 
 def _run(argv: Sequence[str] | None) -> int:
     """:func:`main` without the signal handling: every failure is one line on stderr."""
-    from memonger.alloc import AllocError
-    from memonger.graph import GraphError
+    from memonger.alloc.errors import AllocError
+    from memonger.graph.errors import GraphError
     from memonger.netdef.errors import NetDefError
-    from memonger.stats import StatsError
+    from memonger.stats.errors import StatsError
 
     try:
         handed = _onnx_command(argv)

@@ -49,7 +49,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
-from memonger.onnx.load import looks_like_onnx
+from memonger.onnx.detect import looks_like_onnx
 
 if TYPE_CHECKING:
     from memonger.onnx.plan import ModelPlan

@@ -81,7 +81,7 @@ def _ordered(graph: ModelGraph, order: str) -> list[OnnxOp]:
         positions = order_ops(g, order, blob_sizes=sizes)
     else:
         positions = order_ops(g, order)
-    return [ops[int(i)] for i in positions]  # type: ignore[call-overload]
+    return [ops[int(i)] for i in positions]
 
 
 def _unknown_message(graph: ModelGraph, unknown: Mapping[str, str]) -> str:
