@@ -12,7 +12,7 @@ reference, and checks its result by symbolic execution.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -127,7 +127,7 @@ class InterferencePlan:
         return all(r.search_proven for r in self.allocations.values())
 
 
-@dataclass
+@dataclass(slots=True)
 class OpAccess:
     """The blobs one op touches, nested nets included.
 
@@ -298,11 +298,29 @@ def net_liveness(
     linear = list(accesses) if order is None else [accesses[i] for i in order]
     sizes: Mapping[str, int | None] | None = blob_sizes
     if blob_sizes is not None and partial_sizes:
-        sizes = {}
-        for acc in linear:
-            for name in (*acc.input, *acc.output, *acc.control_input):
-                sizes[name] = blob_sizes.get(name)
+        sizes = _PartialSizes(blob_sizes)
     return compute_liveness(linear, sizes)
+
+
+class _PartialSizes(Mapping[str, "int | None"]):
+    """Sizes where a blob the mapping lacks is unknown (``None``) instead of missing."""
+
+    __slots__ = ("_sizes",)
+
+    def __init__(self, sizes: Mapping[str, int | None]) -> None:
+        self._sizes = sizes
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+    def __getitem__(self, name: str) -> int | None:
+        return self._sizes.get(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._sizes)
+
+    def __len__(self) -> int:
+        return len(self._sizes)
 
 
 def storage_accesses(accesses: Sequence[OpAccess], storage: Mapping[str, str]) -> list[OpAccess]:
