@@ -64,11 +64,10 @@ def cases(
             nets(
                 min_ops=1,
                 max_ops=max(1, max_ops // count),
-                sizes=True,
+                sizes=st.integers(1, max_size),
                 control_inputs=control_inputs and not simple,
                 in_place=not simple,
                 rewrites=not simple,
-                max_size=max_size,
             )
         )
         assert drawn.blob_sizes is not None

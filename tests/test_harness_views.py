@@ -58,11 +58,10 @@ random_nets = nets(
     min_ops=1,
     max_ops=10,
     views=True,
-    sizes=True,
+    sizes=st.integers(1, 64),
     control_inputs=True,
     in_place=True,
     rewrites=True,
-    max_size=64,
 )
 
 

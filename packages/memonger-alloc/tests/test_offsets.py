@@ -476,3 +476,12 @@ def test_minimalloc_instances(instance: str) -> None:
         check(ranges, plan.offsets)
     if instance == "C":
         assert plan.feasible is True
+
+
+def test_offset_algorithm_names_are_a_literal_of_every_accepted_name() -> None:
+    from typing import get_args
+
+    from memonger.alloc.offsets import OFFSET_ALGORITHMS
+    from memonger.alloc.offsets._types import OffsetAlgorithmName
+
+    assert sorted(get_args(OffsetAlgorithmName)) == sorted(OFFSET_ALGORITHMS)

@@ -168,3 +168,12 @@ def test_every_algorithm_valid(problem: tuple[dict[str, LiveRange], frozenset[st
         assert res.nbytes >= res.lower_bound
         if algo is not AssignmentAlgorithm.DYNAMIC_PROGRAMMING:
             assert res.proven_optimal == (res.nbytes == res.lower_bound)
+
+
+def test_algorithm_names_are_a_literal_of_every_accepted_name() -> None:
+    from typing import get_args
+
+    from memonger.alloc import ALGORITHMS
+    from memonger.alloc.planner import AlgorithmName
+
+    assert sorted(get_args(AlgorithmName)) == sorted(ALGORITHMS)

@@ -89,7 +89,7 @@ def peak_by_storage(ops: Sequence[Any], order: Sequence[int], sizes: dict[str, i
 
 
 def _view_nets(**kwargs: Any) -> st.SearchStrategy[RandomNet]:
-    return nets(views=True, sizes=True, max_size=100, **kwargs)
+    return nets(views=True, sizes=st.integers(1, 100), **kwargs)
 
 
 @settings(max_examples=60)

@@ -34,7 +34,7 @@ from memonger.graph.testing import RandomNet, nets
 
 
 def _wide_nets(**kwargs: Any) -> st.SearchStrategy[RandomNet]:
-    return nets(min_ops=10, max_ops=40, sizes=True, max_size=100, **kwargs)
+    return nets(min_ops=10, max_ops=40, sizes=st.integers(1, 100), **kwargs)
 
 
 @settings(max_examples=40)
@@ -145,7 +145,7 @@ def _live_at(net: RandomNet, order: list[int], p: int) -> int:
 
 
 @settings(max_examples=40)
-@given(nets(max_ops=7, sizes=True, max_size=50, views=True), st.data())
+@given(nets(max_ops=7, sizes=st.integers(1, 50), views=True), st.data())
 def test_cut_bounds_never_exceed_any_orders_peak(net: RandomNet, data: st.DataObject) -> None:
     g = compute_interference_graph(net.op)
     ix = index_graph(g)
@@ -162,7 +162,7 @@ def test_cut_bounds_never_exceed_any_orders_peak(net: RandomNet, data: st.DataOb
 
 
 @settings(max_examples=30)
-@given(nets(max_ops=7, sizes=True, max_size=50))
+@given(nets(max_ops=7, sizes=st.integers(1, 50)))
 def test_proven_optimal_orders_are_optimal(net: RandomNet) -> None:
     g = compute_interference_graph(net.op)
     result = memory_order(g, net.blob_sizes, budget=1)

@@ -102,7 +102,7 @@ ORDERINGS = [
 ]
 
 
-@given(nets(max_ops=16, sizes=True))
+@given(nets(max_ops=16, sizes=st.integers(1, 1000)))
 def test_every_ordering_computes_the_same_values(net: RandomNet) -> None:
     g = compute_interference_graph(net.op)
     for ordering in ORDERINGS:
@@ -159,7 +159,7 @@ def test_program_order_comes_back_unchanged(net: RandomNet) -> None:
     check_order(g, range(len(net.op)))
 
 
-@given(nets(max_ops=16, sizes=True), st.randoms(use_true_random=False))
+@given(nets(max_ops=16, sizes=st.integers(1, 1000)), st.randoms(use_true_random=False))
 def test_orders_are_deterministic_and_ignore_edge_insertion_order(
     net: RandomNet, random: Any
 ) -> None:
@@ -179,7 +179,7 @@ def test_orders_are_deterministic_and_ignore_edge_insertion_order(
     assert first == topological_sort_min_memory(again, net.blob_sizes)
 
 
-@given(nets(max_ops=20, sizes=True))
+@given(nets(max_ops=20, sizes=st.integers(1, 1000)))
 def test_memory_order_never_raises_the_peak(net: RandomNet) -> None:
     g = compute_interference_graph(net.op)
     order = topological_sort_min_memory(g, net.blob_sizes)
@@ -190,7 +190,7 @@ def test_memory_order_never_raises_the_peak(net: RandomNet) -> None:
 
 
 @settings(max_examples=30)
-@given(nets(max_ops=7, sizes=True, max_size=50))
+@given(nets(max_ops=7, sizes=st.integers(1, 50)))
 def test_memory_order_is_optimal_on_small_nets(net: RandomNet) -> None:
     g = compute_interference_graph(net.op)
     order = topological_sort_min_memory(g, net.blob_sizes)

@@ -653,7 +653,7 @@ DEVICES = [None, CPU, GPU]
 
 @st.composite
 def random_nets(draw: st.DrawFn, /, **kwargs: Any) -> tuple[caffe2_pb2.NetDef, dict[str, int]]:
-    rnet = draw(nets(max_ops=14, sizes=True, **kwargs))
+    rnet = draw(nets(max_ops=14, sizes=st.integers(1, 1000), **kwargs))
     net = from_random(rnet)
     for op in net.op:
         dev = draw(st.sampled_from(DEVICES))

@@ -222,7 +222,7 @@ def test_caller_net_untouched_and_string_rejected() -> None:
         optimize_inference_fast(net, "a2")
 
 
-@given(nets(max_ops=14, sizes=True), st.data())
+@given(nets(max_ops=14, sizes=st.integers(1, 1000)), st.data())
 def test_random_nets_stay_equivalent(rnet: Any, data: st.DataObject) -> None:
     net = caffe2_pb2.NetDef(
         external_input=rnet.external_input, external_output=rnet.external_output

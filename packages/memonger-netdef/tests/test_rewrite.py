@@ -425,7 +425,7 @@ def to_netdef(random_net: RandomNet, devices: list[int | None]) -> caffe2_pb2.Ne
 @st.composite
 def random_netdefs(draw: st.DrawFn) -> tuple[caffe2_pb2.NetDef, dict[str, int] | None]:
     """Random nets from memonger.graph.testing, with rewrites, in-place ops and two devices."""
-    random_net = draw(nets(max_ops=20, sizes=draw(st.booleans())))
+    random_net = draw(nets(max_ops=20, sizes=st.integers(1, 1000) if draw(st.booleans()) else None))
     n = len(random_net.op)
     devices = draw(st.lists(st.sampled_from([None, None, 0, 1]), min_size=n, max_size=n))
     return to_netdef(random_net, devices), random_net.blob_sizes

@@ -1,6 +1,12 @@
-"""Hypothesis strategies and an oracle for testing memory allocators.
+"""Hypothesis strategies and oracles for testing memory allocators.
 
-Needs the ``testing`` extra (``pip install "memonger-alloc[testing]"``).
+Needs the ``testing`` extra (``pip install "memonger-alloc[testing]"``).  The
+strategies follow Hypothesis's API style: plural nouns, keyword-only
+arguments, ``min_size``/``max_size`` counting blobs (``max_size=None``: no
+upper bound), ``sizes=`` taking a strategy of blob sizes in bytes, and
+arguments checked when the strategy is created
+(:class:`hypothesis.errors.InvalidArgument`), before anything is drawn.  A
+strategy's repr is the call that made it.
 
 - :func:`live_ranges` draws ``{name: LiveRange}`` problems, optionally with a
   static subset, covering empty and single-blob problems, identical, nested,
@@ -13,6 +19,12 @@ Needs the ``testing`` extra (``pip install "memonger-alloc[testing]"``).
   :func:`assert_valid_offsets` checks any offset planner's output; neither
   shares code with :mod:`memonger.alloc.offsets`.
 
+The oracles raise :class:`OracleError`, an ``AssertionError`` raised
+explicitly (``python -O`` keeps it), and hide their own frames from pytest
+tracebacks.  ``st.from_type(LiveRange)`` draws single ranges once Hypothesis
+is imported (through Hypothesis's entry point), and ``st.from_type`` of
+:class:`OffsetProblem` draws :func:`offset_problems`.
+
 Examples
 --------
 >>> from hypothesis import given
@@ -21,20 +33,30 @@ Examples
 ... def test_allocate(ranges):
 ...     assert_valid_assignments(allocate(ranges).assignments, ranges)
 >>> test_allocate()
+>>> live_ranges(max_size=8)
+live_ranges(max_size=8)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal, NamedTuple, overload
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Concatenate, Literal, NamedTuple, ParamSpec, TypeVar, cast, overload
 
-from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
+try:
+    from hypothesis import strategies as st
+    from hypothesis.errors import InvalidArgument
+except ImportError as _exc:  # pragma: no cover - tested in a subprocess
+    raise ModuleNotFoundError(
+        "memonger.alloc.testing needs Hypothesis; install the testing extra: "
+        'pip install "memonger-alloc[testing]"',
+        name=_exc.name,
+    ) from _exc
 
 from memonger.alloc.ranges import LiveRange
 
 __all__ = [
     "OffsetProblem",
+    "OracleError",
     "assert_valid_assignments",
     "assert_valid_offsets",
     "live_ranges",
@@ -42,6 +64,27 @@ __all__ = [
 ]
 
 _HUGE = 2**40
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+def _drawn_as(
+    name: str,
+) -> Callable[[Callable[Concatenate[st.DrawFn, _P], _T]], Callable[_P, st.SearchStrategy[_T]]]:
+    """``st.composite``, its strategies' repr being a call of ``name``.
+
+    The public function checks its arguments eagerly and hands them to this
+    composite, so ``live_ranges(max_size=5)`` reprs as exactly that.
+    """
+
+    def decorate(
+        draw_value: Callable[Concatenate[st.DrawFn, _P], _T],
+    ) -> Callable[_P, st.SearchStrategy[_T]]:
+        draw_value.__name__ = draw_value.__qualname__ = name
+        return st.composite(draw_value)
+
+    return decorate
 
 
 def _check_count(name: str, value: object, minimum: int = 0) -> int:
@@ -52,11 +95,92 @@ def _check_count(name: str, value: object, minimum: int = 0) -> int:
     return value
 
 
+def _check_bounds(min_size: object, max_size: object) -> None:
+    lo = _check_count("min_size", min_size)
+    if max_size is not None:
+        hi = _check_count("max_size", max_size)
+        if lo > hi:
+            raise InvalidArgument(f"min_size={lo} is greater than max_size={hi}")
+
+
+def _check_strategy(name: str, value: object) -> None:
+    if value is not None and not isinstance(value, st.SearchStrategy):
+        raise InvalidArgument(f"{name}={value!r} must be a strategy or None")
+
+
+def _check_bool(name: str, value: object) -> None:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name}={value!r} must be a bool")
+
+
+def _draw_count(draw: st.DrawFn, min_size: int, max_size: int | None) -> int:
+    """A count in ``[min_size, max_size]``; with no upper bound, sized as Hypothesis sizes lists."""
+    if max_size is None:
+        return len(draw(st.lists(st.none(), min_size=min_size)))
+    return draw(st.integers(min_size, max_size))
+
+
+_SIZES: st.SearchStrategy[int | None] = st.one_of(
+    st.integers(1, 16),
+    st.sampled_from([None, 0, 1, 64, _HUGE]),
+    st.integers(0, 10_000),
+)
+_OFFSET_SIZES: st.SearchStrategy[int | None] = st.one_of(
+    st.integers(1, 64),
+    st.sampled_from([None, 0, 1, 1000, 4096]),
+)
+_ALIGNMENTS: st.SearchStrategy[int] = st.sampled_from([1, 1, 1, 4, 16, 64])
+
+
+def _draw_size(draw: st.DrawFn, sizes: st.SearchStrategy[int | None]) -> int | None:
+    size = draw(sizes)
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise InvalidArgument(f"sizes drew {size!r}, not an int >= 0 or None")
+    return size
+
+
+def _draw_ranges(
+    draw: st.DrawFn,
+    min_size: int,
+    max_size: int | None,
+    horizon: int,
+    sizes: st.SearchStrategy[int | None],
+) -> dict[str, LiveRange]:
+    n = _draw_count(draw, min_size, max_size)
+    result: dict[str, LiveRange] = {}
+    spans: list[LiveRange] = []
+    for i in range(n):
+        kind = draw(st.sampled_from(["fresh", "fresh", "identical", "nested", "touch", "huge"]))
+        if not spans:
+            kind = "fresh" if kind != "huge" else kind
+        if kind == "identical":
+            base = draw(st.sampled_from(spans))
+            defined, used = base.defined, base.used
+        elif kind == "nested":
+            base = draw(st.sampled_from(spans))
+            defined = draw(st.integers(base.defined, base.used))
+            used = draw(st.integers(defined, base.used))
+        elif kind == "touch":
+            base = draw(st.sampled_from(spans))
+            defined = min(base.used + draw(st.integers(0, 1)), horizon)
+            used = draw(st.integers(defined, horizon))
+        elif kind == "huge":
+            defined = draw(st.integers(-1, 0))
+            used = horizon
+        else:
+            defined = draw(st.integers(-1, horizon))
+            used = draw(st.integers(defined, horizon))
+        r = LiveRange(defined, used, _draw_size(draw, sizes))
+        spans.append(r)
+        result[f"b{i}"] = r
+    return result
+
+
 @overload
 def live_ranges(
     *,
     min_size: int = ...,
-    max_size: int = ...,
+    max_size: int | None = ...,
     horizon: int = ...,
     sizes: st.SearchStrategy[int | None] | None = ...,
     static: Literal[False] = ...,
@@ -67,7 +191,7 @@ def live_ranges(
 def live_ranges(
     *,
     min_size: int = ...,
-    max_size: int = ...,
+    max_size: int | None = ...,
     horizon: int = ...,
     sizes: st.SearchStrategy[int | None] | None = ...,
     static: Literal[True],
@@ -77,7 +201,7 @@ def live_ranges(
 def live_ranges(
     *,
     min_size: int = 0,
-    max_size: int = 12,
+    max_size: int | None = 12,
     horizon: int = 24,
     sizes: st.SearchStrategy[int | None] | None = None,
     static: bool = False,
@@ -85,17 +209,18 @@ def live_ranges(
     st.SearchStrategy[dict[str, LiveRange]]
     | st.SearchStrategy[tuple[dict[str, LiveRange], frozenset[str]]]
 ):
-    """Allocation problems: blob names mapped to closed live ranges.
+    """Allocation problems: blob names (``b0``, ``b1``...) mapped to closed live ranges.
 
     Parameters
     ----------
     min_size, max_size : int
-        Bounds on the number of blobs.
+        Bounds on the number of blobs; ``max_size=None`` sets no upper bound.
     horizon : int
         Positions run from ``-1`` (read before any write) to ``horizon``.
     sizes : strategy of int or None, optional
-        Blob sizes.  Default: mostly small sizes, sometimes ``None``, ``0``
-        or huge (``2**40``).
+        The strategy each blob's size in bytes is drawn from (it may draw
+        ``None``, an unknown size).  Default: mostly small sizes, sometimes
+        ``None``, ``0`` or huge (``2**40``).
     static : bool
         When true, draw ``(ranges, static_blobs)`` pairs where
         ``static_blobs`` is a subset of the names plus names of no blob
@@ -109,78 +234,61 @@ def live_ranges(
     Raises
     ------
     hypothesis.errors.InvalidArgument
-        At call time, for a bad option.
+        At call time, for a bad argument; at draw time, when ``sizes`` draws
+        something other than an int ``>= 0`` or ``None``.
 
     Examples
     --------
+    >>> from hypothesis import strategies as st
+    >>> live_ranges(max_size=None, sizes=st.just(8))
+    live_ranges(max_size=None, sizes=just(8))
     >>> live_ranges(max_size=-1)
     Traceback (most recent call last):
     ...
     hypothesis.errors.InvalidArgument: max_size=-1 must be at least 0
     """
-    _check_count("min_size", min_size)
-    _check_count("max_size", max_size)
+    _check_bounds(min_size, max_size)
     _check_count("horizon", horizon)
-    if min_size > max_size:
-        raise InvalidArgument(f"min_size={min_size} is greater than max_size={max_size}")
-    if sizes is not None and not isinstance(sizes, st.SearchStrategy):
-        raise InvalidArgument(f"sizes={sizes!r} must be a strategy")
-    if not isinstance(static, bool):
-        raise InvalidArgument(f"static={static!r} must be a bool")
-    size_strategy: st.SearchStrategy[int | None] = (
-        sizes
-        if sizes is not None
-        else st.one_of(
-            st.integers(1, 16),
-            st.sampled_from([None, 0, 1, 64, _HUGE]),
-            st.integers(0, 10_000),
-        )
+    _check_strategy("sizes", sizes)
+    _check_bool("static", static)
+    strategy = _live_ranges(
+        min_size=min_size, max_size=max_size, horizon=horizon, sizes=sizes, static=static
     )
+    return cast("st.SearchStrategy[dict[str, LiveRange]]", strategy)
 
-    @st.composite
-    def problems(draw: st.DrawFn) -> dict[str, LiveRange]:
-        n = draw(st.integers(min_size, max_size))
-        result: dict[str, LiveRange] = {}
-        spans: list[LiveRange] = []
-        for i in range(n):
-            kind = draw(st.sampled_from(["fresh", "fresh", "identical", "nested", "touch", "huge"]))
-            if not spans:
-                kind = "fresh" if kind != "huge" else kind
-            if kind == "identical":
-                base = draw(st.sampled_from(spans))
-                defined, used = base.defined, base.used
-            elif kind == "nested":
-                base = draw(st.sampled_from(spans))
-                defined = draw(st.integers(base.defined, base.used))
-                used = draw(st.integers(defined, base.used))
-            elif kind == "touch":
-                base = draw(st.sampled_from(spans))
-                defined = min(base.used + draw(st.integers(0, 1)), horizon)
-                used = draw(st.integers(defined, horizon))
-            elif kind == "huge":
-                defined = draw(st.integers(-1, 0))
-                used = horizon
-            else:
-                defined = draw(st.integers(-1, horizon))
-                used = draw(st.integers(defined, horizon))
-            r = LiveRange(defined, used, draw(size_strategy))
-            spans.append(r)
-            result[f"b{i}"] = r
-        return result
 
-    base_strategy = problems()
+@_drawn_as("live_ranges")
+def _live_ranges(
+    draw: st.DrawFn,
+    *,
+    min_size: int = 0,
+    max_size: int | None = 12,
+    horizon: int = 24,
+    sizes: st.SearchStrategy[int | None] | None = None,
+    static: bool = False,
+) -> dict[str, LiveRange] | tuple[dict[str, LiveRange], frozenset[str]]:
+    ranges = _draw_ranges(draw, min_size, max_size, horizon, _SIZES if sizes is None else sizes)
     if not static:
-        return base_strategy
+        return ranges
+    names = sorted(ranges)
+    chosen = draw(st.sets(st.sampled_from(names))) if names else set()
+    stray = draw(st.sets(st.sampled_from(["not_a_blob", "ghost"]), max_size=1))
+    return ranges, frozenset(chosen | stray)
 
-    @st.composite
-    def with_static(draw: st.DrawFn) -> tuple[dict[str, LiveRange], frozenset[str]]:
-        ranges = draw(base_strategy)
-        names = sorted(ranges)
-        chosen = draw(st.sets(st.sampled_from(names))) if names else set()
-        stray = draw(st.sets(st.sampled_from(["not_a_blob", "ghost"]), max_size=1))
-        return ranges, frozenset(chosen | stray)
 
-    return with_static()
+@st.composite
+def _single_live_ranges(draw: st.DrawFn) -> LiveRange:
+    """One range within ``[-1, 24]``, sized as in :func:`live_ranges` (``from_type(LiveRange)``)."""
+    defined = draw(st.integers(-1, 24))
+    return LiveRange(defined, draw(st.integers(defined, 24)), draw(_SIZES))
+
+
+class OracleError(AssertionError):
+    """An oracle found an output that breaks its rule; the message names the first violation.
+
+    An ``AssertionError`` (pytest and Hypothesis report it as a failed test),
+    raised explicitly, so ``python -O`` does not remove the checks.
+    """
 
 
 def assert_valid_assignments(
@@ -188,7 +296,7 @@ def assert_valid_assignments(
     ranges: Mapping[str, LiveRange],
     static_blobs: Iterable[str] = (),
 ) -> None:
-    """Assert that an allocator's output obeys the sharing rule.
+    """Raise :class:`OracleError` unless ``assignments`` obeys the sharing rule for ``ranges``.
 
     Checks, independently of any algorithm of this package:
 
@@ -209,8 +317,8 @@ def assert_valid_assignments(
 
     Raises
     ------
-    AssertionError
-        Describing the first violation found.
+    OracleError
+        Describing the first violation found (an ``AssertionError``).
 
     Examples
     --------
@@ -219,38 +327,43 @@ def assert_valid_assignments(
     >>> assert_valid_assignments([[("a", rs["a"]), ("b", rs["b"])]], rs)
     Traceback (most recent call last):
     ...
-    AssertionError: buffer 0: 'a' [0, 2] and 'b' [2, 3] overlap
+    memonger.alloc.testing.OracleError: buffer 0: 'a' [0, 2] and 'b' [2, 3] overlap
     """
+    __tracebackhide__ = True
     static = set(static_blobs)
     buffers = [list(a) for a in assignments]
     where: dict[str, int] = {}
     for index, buffer in enumerate(buffers):
         for entry in buffer:
-            message = f"buffer {index}: {entry!r} is not a (name, LiveRange) pair"
-            assert isinstance(entry, tuple), message
-            assert len(entry) == 2, message
+            if not isinstance(entry, tuple) or len(entry) != 2:
+                raise OracleError(f"buffer {index}: {entry!r} is not a (name, LiveRange) pair")
             name, r = entry
-            assert name in ranges, f"buffer {index}: {name!r} is not a blob of the problem"
+            if name not in ranges:
+                raise OracleError(f"buffer {index}: {name!r} is not a blob of the problem")
             expected = ranges[name]
-            assert tuple(r) == tuple(expected), (
-                f"buffer {index}: {name!r} has range {tuple(r)}, the problem says {tuple(expected)}"
-            )
-            assert name not in where, f"{name!r} is in buffers {where[name]} and {index}"
+            if tuple(r) != tuple(expected):
+                raise OracleError(
+                    f"buffer {index}: {name!r} has range {tuple(r)}, "
+                    f"the problem says {tuple(expected)}"
+                )
+            if name in where:
+                raise OracleError(f"{name!r} is in buffers {where[name]} and {index}")
             where[name] = index
-            if name in static:
-                assert len(buffer) == 1, f"static blob {name!r} shares buffer {index}"
+            if name in static and len(buffer) != 1:
+                raise OracleError(f"static blob {name!r} shares buffer {index}")
     for name in ranges:
-        if name not in static:
-            assert name in where, f"{name!r} is in no buffer"
+        if name not in static and name not in where:
+            raise OracleError(f"{name!r} is in no buffer")
     for index, buffer in enumerate(buffers):
         for i in range(len(buffer)):
             a, ra = buffer[i]
             for j in range(i + 1, len(buffer)):
                 b, rb = buffer[j]
-                assert rb.defined > ra.used or ra.defined > rb.used, (
-                    f"buffer {index}: {a!r} [{ra.defined}, {ra.used}] and "
-                    f"{b!r} [{rb.defined}, {rb.used}] overlap"
-                )
+                if not (rb.defined > ra.used or ra.defined > rb.used):
+                    raise OracleError(
+                        f"buffer {index}: {a!r} [{ra.defined}, {ra.used}] and "
+                        f"{b!r} [{rb.defined}, {rb.used}] overlap"
+                    )
 
 
 class OffsetProblem(NamedTuple):
@@ -292,7 +405,7 @@ def _first_fit_arena(ranges: Mapping[str, LiveRange], alignment: int) -> int:
 def offset_problems(
     *,
     min_size: int = 0,
-    max_size: int = 10,
+    max_size: int | None = 10,
     horizon: int = 16,
     sizes: st.SearchStrategy[int | None] | None = None,
     alignments: st.SearchStrategy[int] | None = None,
@@ -303,13 +416,15 @@ def offset_problems(
     Parameters
     ----------
     min_size, max_size : int
-        Bounds on the number of blobs.
+        Bounds on the number of blobs; ``max_size=None`` sets no upper bound.
     horizon : int
         Positions run from ``-1`` to ``horizon``.
     sizes : strategy of int or None, optional
-        Blob sizes.  Default: mostly small, sometimes ``None``, ``0`` or large.
+        The strategy each blob's size in bytes is drawn from.  Default:
+        mostly small, sometimes ``None``, ``0`` or large.
     alignments : strategy of int, optional
-        Default: mostly 1, sometimes 4, 16 or 64.
+        The strategy the alignment (an int ``>= 1``) is drawn from.  Default:
+        mostly 1, sometimes 4, 16 or 64.
     capacity : bool
         When true, ``capacity`` is a number of bytes some valid plan fits in
         (the arena of a first-fit packing, sometimes with room to spare).
@@ -321,51 +436,54 @@ def offset_problems(
     Raises
     ------
     hypothesis.errors.InvalidArgument
-        At call time, for a bad option.
+        At call time, for a bad argument; at draw time, when ``sizes`` or
+        ``alignments`` draws a value out of its domain.
 
     Examples
     --------
+    >>> offset_problems(max_size=6, capacity=True)
+    offset_problems(max_size=6, capacity=True)
     >>> offset_problems(capacity="yes")
     Traceback (most recent call last):
     ...
     hypothesis.errors.InvalidArgument: capacity='yes' must be a bool
     """
-    _check_count("min_size", min_size)
-    _check_count("max_size", max_size)
+    _check_bounds(min_size, max_size)
     _check_count("horizon", horizon)
-    if min_size > max_size:
-        raise InvalidArgument(f"min_size={min_size} is greater than max_size={max_size}")
-    if sizes is not None and not isinstance(sizes, st.SearchStrategy):
-        raise InvalidArgument(f"sizes={sizes!r} must be a strategy")
-    if alignments is not None and not isinstance(alignments, st.SearchStrategy):
-        raise InvalidArgument(f"alignments={alignments!r} must be a strategy")
-    if not isinstance(capacity, bool):
-        raise InvalidArgument(f"capacity={capacity!r} must be a bool")
-    size_strategy: st.SearchStrategy[int | None] = (
-        sizes
-        if sizes is not None
-        else st.one_of(
-            st.integers(1, 64),
-            st.sampled_from([None, 0, 1, 1000, 4096]),
-        )
+    _check_strategy("sizes", sizes)
+    _check_strategy("alignments", alignments)
+    _check_bool("capacity", capacity)
+    return _offset_problems(
+        min_size=min_size,
+        max_size=max_size,
+        horizon=horizon,
+        sizes=sizes,
+        alignments=alignments,
+        capacity=capacity,
     )
-    align_strategy = alignments if alignments is not None else st.sampled_from([1, 1, 1, 4, 16, 64])
-    base = live_ranges(min_size=min_size, max_size=max_size, horizon=horizon, sizes=size_strategy)
 
-    @st.composite
-    def problems(draw: st.DrawFn) -> OffsetProblem:
-        ranges = draw(base)
-        alignment = draw(align_strategy)
-        if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 1:
-            raise InvalidArgument(f"alignments drew {alignment!r}, not a positive int")
-        cap = None
-        if capacity:
-            cap = _first_fit_arena(ranges, alignment) + alignment * draw(
-                st.sampled_from([0, 0, 0, 1, 5])
-            )
-        return OffsetProblem(ranges, alignment, cap)
 
-    return problems()
+@_drawn_as("offset_problems")
+def _offset_problems(
+    draw: st.DrawFn,
+    *,
+    min_size: int = 0,
+    max_size: int | None = 10,
+    horizon: int = 16,
+    sizes: st.SearchStrategy[int | None] | None = None,
+    alignments: st.SearchStrategy[int] | None = None,
+    capacity: bool = False,
+) -> OffsetProblem:
+    size_strategy = _OFFSET_SIZES if sizes is None else sizes
+    ranges = _draw_ranges(draw, min_size, max_size, horizon, size_strategy)
+    alignment = draw(_ALIGNMENTS if alignments is None else alignments)
+    if isinstance(alignment, bool) or not isinstance(alignment, int) or alignment < 1:
+        raise InvalidArgument(f"alignments drew {alignment!r}, not a positive int")
+    cap = None
+    if capacity:
+        spare = draw(st.sampled_from([0, 0, 0, 1, 5]))
+        cap = _first_fit_arena(ranges, alignment) + alignment * spare
+    return OffsetProblem(ranges, alignment, cap)
 
 
 def assert_valid_offsets(
@@ -376,7 +494,7 @@ def assert_valid_offsets(
     alignment: int = 1,
     static_blobs: Iterable[str] = (),
 ) -> None:
-    """Raise AssertionError unless ``offsets`` is a valid arena plan for ``ranges``.
+    """Raise :class:`OracleError` unless ``offsets`` is a valid arena plan for ``ranges``.
 
     Checks, pair by pair and independently of :mod:`memonger.alloc.offsets`:
     every non-static blob and no other has an ``int`` offset ``>= 0``, a
@@ -387,8 +505,8 @@ def assert_valid_offsets(
 
     Raises
     ------
-    AssertionError
-        Describing the first violation found.
+    OracleError
+        Describing the first violation found (an ``AssertionError``).
 
     Examples
     --------
@@ -397,34 +515,41 @@ def assert_valid_offsets(
     >>> assert_valid_offsets(rs, {"a": 0, "b": 2})
     Traceback (most recent call last):
     ...
-    AssertionError: 'a' [0, 2] at [0, 4) and 'b' [2, 3] at [2, 6) overlap
+    memonger.alloc.testing.OracleError: 'a' [0, 2] at [0, 4) and 'b' [2, 3] at [2, 6) overlap
     """
     __tracebackhide__ = True
     static = set(static_blobs)
     expected = {name for name in ranges if name not in static}
     for name in offsets:
         if name not in expected:
-            raise AssertionError(f"{name!r} has an offset but is static or not a blob")
+            raise OracleError(f"{name!r} has an offset but is static or not a blob")
     boxes = []
     for name in sorted(expected):
         if name not in offsets:
-            raise AssertionError(f"{name!r} has no offset")
+            raise OracleError(f"{name!r} has no offset")
         off = offsets[name]
         if isinstance(off, bool) or not isinstance(off, int) or off < 0:
-            raise AssertionError(f"{name!r} has offset {off!r}, not an int >= 0")
+            raise OracleError(f"{name!r} has offset {off!r}, not an int >= 0")
         if off % alignment:
-            raise AssertionError(f"{name!r} offset {off} is not a multiple of {alignment}")
+            raise OracleError(f"{name!r} offset {off} is not a multiple of {alignment}")
         r = ranges[name]
         size = 1 if r.size is None else r.size
         if capacity is not None and off + size > capacity:
-            raise AssertionError(f"{name!r} ends at {off + size}, past the capacity {capacity}")
+            raise OracleError(f"{name!r} ends at {off + size}, past the capacity {capacity}")
         boxes.append((name, r, off, off + size))
     for i, (a, ra, a_lo, a_hi) in enumerate(boxes):
         for b, rb, b_lo, b_hi in boxes[i + 1 :]:
             in_time = ra.defined <= rb.used and rb.defined <= ra.used
             in_bytes = a_lo < b_hi and b_lo < a_hi and a_lo < a_hi and b_lo < b_hi
             if in_time and in_bytes:
-                raise AssertionError(
+                raise OracleError(
                     f"{a!r} [{ra.defined}, {ra.used}] at [{a_lo}, {a_hi}) and "
                     f"{b!r} [{rb.defined}, {rb.used}] at [{b_lo}, {b_hi}) overlap"
                 )
+
+
+# What ``st.from_type`` draws.  Hypothesis's entry point (memonger.alloc._hypothesis)
+# registers LiveRange without importing this module; this covers a checkout
+# used without installing the package.
+st.register_type_strategy(LiveRange, _single_live_ranges())
+st.register_type_strategy(OffsetProblem, offset_problems())

@@ -103,8 +103,8 @@ from __future__ import annotations
 import heapq
 import operator
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, NamedTuple, TypeVar
 
 import networkx as nx
 from networkx.algorithms.flow import boykov_kolmogorov as _FLOW
@@ -118,6 +118,8 @@ from memonger.graph.interference import OpLike
 from memonger.graph.traversal import longest_path_indices
 
 __all__ = ["MemoryOrder", "memory_order", "order_peak_bytes", "topological_sort_min_memory"]
+
+_Node = TypeVar("_Node", bound=Hashable)
 
 DEFAULT_BUDGET = 1_500_000
 """Work units (state expansions, candidate moves) the search may spend per call
@@ -1364,13 +1366,13 @@ def memory_order(
 
 
 def topological_sort_min_memory(
-    g: nx.DiGraph[Any],
+    g: nx.DiGraph[_Node],
     blob_sizes: Mapping[str, int | None] | None = None,
     *,
     budget: int = DEFAULT_BUDGET,
     time_limit: float | None = None,
     views: ViewsOf | None = None,
-) -> list[Any]:
+) -> list[_Node]:
     """A valid order of ``g`` with as low a peak of live bytes as found.
 
     The method -- fixed candidates, greedy list scheduling, a dynamic program

@@ -9,7 +9,7 @@ against the graph, so a faulty custom strategy cannot slip through.
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
 import networkx as nx
 
@@ -21,9 +21,15 @@ from memonger.graph.traversal import (
 )
 from memonger.graph.validation import check_order
 
-__all__ = ["STRATEGIES", "UnknownStrategyError", "order_ops"]
+__all__ = ["STRATEGIES", "OrderingName", "UnknownStrategyError", "order_ops"]
+
+_Node = TypeVar("_Node", bound=Hashable)
 
 Strategy = Callable[..., list[Any]]
+"""A custom ordering: ``strategy(g, **kwargs)`` returning an order of ``g``."""
+
+OrderingName = Literal["program", "longest-path", "memory"]
+"""The names of :data:`STRATEGIES`, for type checkers."""
 
 STRATEGIES: dict[str, Strategy] = {
     "program": topological_sort_traversal,
@@ -40,24 +46,25 @@ class UnknownStrategyError(GraphError, ValueError):
 
 
 def order_ops(
-    g: nx.DiGraph[Any], strategy: str | Strategy = "program", **kwargs: Any
-) -> list[Hashable]:
+    g: nx.DiGraph[_Node], strategy: OrderingName | str | Strategy = "program", **kwargs: Any
+) -> list[_Node]:
     """Order the ops of a dependency graph with a named or custom strategy.
 
     Parameters
     ----------
     g : networkx.DiGraph
         A dependency graph (an edge ``u -> v``: ``u`` runs before ``v``).
-    strategy : str or callable, optional
-        A key of :data:`STRATEGIES`, or a callable ``strategy(g, **kwargs)``
-        returning an order.
+    strategy : {"program", "longest-path", "memory"} or callable, optional
+        A key of :data:`STRATEGIES` (:data:`OrderingName`), or a callable
+        ``strategy(g, **kwargs)`` returning an order.
     **kwargs
         Passed to the strategy (e.g. ``blob_sizes=`` for ``"memory"``).
 
     Returns
     -------
     list
-        A valid order of ``g``.
+        A valid order of ``g``, of ``g``'s node type (``list[int]`` for the
+        integer ops of :func:`~memonger.graph.compute_interference_graph`).
 
     Raises
     ------
@@ -90,6 +97,6 @@ def order_ops(
         func = strategy
     else:
         raise UnknownStrategyError(f"strategy must be a name or a callable, got {strategy!r}")
-    order = list(func(g, **kwargs))
+    order = cast("list[_Node]", list(func(g, **kwargs)))
     check_order(g, order)
     return order

@@ -9,7 +9,8 @@ Neither recurses: graph depth is unlimited.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Hashable
+from typing import TypeVar, cast
 
 import networkx as nx
 
@@ -17,9 +18,11 @@ from memonger.graph._indexed import Indexed, index_graph, kahn, paused_gc
 
 __all__ = ["topological_sort_traversal", "topological_sort_traversal_longest_path"]
 
+_Node = TypeVar("_Node", bound=Hashable)
+
 
 @paused_gc()
-def topological_sort_traversal(g: nx.DiGraph[Any]) -> list[Any]:
+def topological_sort_traversal(g: nx.DiGraph[_Node]) -> list[_Node]:
     """The valid order that always runs the ready op of least index.
 
     A net already in a valid order (such as the program order the graph was
@@ -47,11 +50,11 @@ def topological_sort_traversal(g: nx.DiGraph[Any]) -> list[Any]:
     [2, 0, 3, 1]
     """
     ix = index_graph(g)
-    return [ix.nodes[k] for k in kahn(ix)]
+    return cast("list[_Node]", [ix.nodes[k] for k in kahn(ix)])
 
 
 @paused_gc()
-def topological_sort_traversal_longest_path(g: nx.DiGraph[Any]) -> list[Any]:
+def topological_sort_traversal_longest_path(g: nx.DiGraph[_Node]) -> list[_Node]:
     """A valid order that starts the source on the longest path first.
 
     Caffe2's memonger ordered the independent *sources* (ops with no
@@ -93,7 +96,7 @@ def topological_sort_traversal_longest_path(g: nx.DiGraph[Any]) -> list[Any]:
     [2, 3, 4, 0, 1]
     """
     ix = index_graph(g)
-    return [ix.nodes[k] for k in longest_path_indices(ix)]
+    return cast("list[_Node]", [ix.nodes[k] for k in longest_path_indices(ix)])
 
 
 def longest_path_indices(ix: Indexed) -> list[int]:

@@ -12,10 +12,17 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from memonger.alloc.errors import UnknownAlgorithmError
 
-__all__ = ["OFFSET_ALGORITHMS", "OffsetAlgorithm", "OffsetPlan", "resolve_offset_algorithm"]
+__all__ = [
+    "OFFSET_ALGORITHMS",
+    "OffsetAlgorithm",
+    "OffsetAlgorithmName",
+    "OffsetPlan",
+    "resolve_offset_algorithm",
+]
 
 
 class OffsetAlgorithm(str, enum.Enum):
@@ -55,6 +62,20 @@ class OffsetAlgorithm(str, enum.Enum):
     EXACT = "exact"
 
 
+OffsetAlgorithmName = Literal[
+    "auto",
+    "greedy_by_size",
+    "by_size",
+    "greedy_by_breadth",
+    "by_breadth",
+    "best_fit",
+    "exact",
+]
+"""The offset planner names, for type checkers: the keys of :data:`OFFSET_ALGORITHMS`.
+
+Signatures take them beside :class:`OffsetAlgorithm` (and any ``str``; at run
+time names are case-insensitive and ``-`` stands for ``_``)."""
+
 OFFSET_ALGORITHMS: Mapping[str, OffsetAlgorithm] = {
     **{a.value: a for a in OffsetAlgorithm},
     "by_size": OffsetAlgorithm.GREEDY_BY_SIZE,
@@ -63,7 +84,9 @@ OFFSET_ALGORITHMS: Mapping[str, OffsetAlgorithm] = {
 """Accepted names (case-insensitive, ``-`` or ``_``)."""
 
 
-def resolve_offset_algorithm(algorithm: OffsetAlgorithm | str) -> OffsetAlgorithm:
+def resolve_offset_algorithm(
+    algorithm: OffsetAlgorithm | OffsetAlgorithmName | str,
+) -> OffsetAlgorithm:
     """The :class:`OffsetAlgorithm` a name or member stands for.
 
     Raises

@@ -12,7 +12,12 @@ from collections.abc import Callable, Iterable, Sequence
 
 from memonger.alloc.errors import InvalidRangeError
 from memonger.alloc.offsets._problem import Blob, Problem, arena_of, named_offsets, prepare
-from memonger.alloc.offsets._types import OffsetAlgorithm, OffsetPlan, resolve_offset_algorithm
+from memonger.alloc.offsets._types import (
+    OffsetAlgorithm,
+    OffsetAlgorithmName,
+    OffsetPlan,
+    resolve_offset_algorithm,
+)
 from memonger.alloc.offsets.best_fit import best_fit_offsets
 from memonger.alloc.offsets.exact import Budget, minimize_arena, probe_capacity
 from memonger.alloc.offsets.greedy_by_breadth import greedy_by_breadth_offsets
@@ -43,7 +48,7 @@ def plan_offsets(
     ranges: RangesLike,
     static_blobs: Iterable[str] = (),
     *,
-    algorithm: OffsetAlgorithm | str = "auto",
+    algorithm: OffsetAlgorithm | OffsetAlgorithmName | str = "auto",
     alignment: int = 1,
     capacity: int | None = None,
     time_limit: float | None = None,
@@ -61,7 +66,7 @@ def plan_offsets(
         Unknown sizes count as 1 byte; size-0 blobs get offset 0.
     static_blobs : iterable of str, optional
         Blobs left out of the plan; names not in ``ranges`` are ignored.
-    algorithm : OffsetAlgorithm or str, optional
+    algorithm : OffsetAlgorithm or OffsetAlgorithmName, optional
         ``"auto"`` (default), ``"greedy_by_size"``, ``"greedy_by_breadth"``,
         ``"best_fit"`` or ``"exact"``.  ``exact`` and ``auto`` start from the
         best heuristic plan, so they are never worse than any heuristic;
