@@ -252,7 +252,7 @@ def test_optimize_refuses_to_write_a_failing_net(
     assert main(["optimize", str(files["train"]), "-o", str(out)]) == EXIT_NOT_EQUIVALENT
     captured = capsys.readouterr()
     line = _stderr_line(captured.err)
-    assert line.startswith("memonger: error: interference/greedy result failed its checks")
+    assert line.startswith("memonger: error: interference/dp result failed its checks")
     assert line.endswith("nothing written")
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [bad]
@@ -490,17 +490,23 @@ def test_progress_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     fake = Terminal()
     monkeypatch.setattr(sys, "stderr", fake)
-    with cli._progress("dp search", True, 10.0):
+    with cli._progress("dp search", True, 10.0, status=lambda: "3 blobs placed", delay=0.1):
         time.sleep(0.6)
     text = fake.getvalue()
     assert "\rmemonger: dp search:" in text
-    assert "of 10 s" in text
+    assert "of 10 s, 3 blobs placed" in text
     assert text.endswith("\r\033[K")  # the line is cleared at the end
     quiet = Terminal()
     monkeypatch.setattr(sys, "stderr", quiet)
-    with cli._progress("dp search", False, 10.0):
+    with cli._progress("dp search", False, 10.0, delay=0.1):
         time.sleep(0.3)
     assert quiet.getvalue() == ""
+    # A step that ends within the delay (a second by default) shows nothing.
+    short = Terminal()
+    monkeypatch.setattr(sys, "stderr", short)
+    with cli._progress("dp search", True):
+        time.sleep(0.2)
+    assert short.getvalue() == ""
 
 
 def test_optimize_shows_progress_for_dp_on_a_terminal(
@@ -517,7 +523,7 @@ def test_optimize_shows_progress_for_dp_on_a_terminal(
 
     def slow(net: caffe2_pb2.NetDef, **kwargs: object) -> cli.OptimizeResult:
         assert kwargs["show_progress"] is True
-        with cli._progress("dp", bool(kwargs["show_progress"])):
+        with cli._progress("dp", bool(kwargs["show_progress"]), delay=0.1):
             time.sleep(0.4)
         return real(net, **kwargs)  # type: ignore[arg-type]
 
@@ -933,7 +939,8 @@ def test_help_imports_no_heavy_dependency() -> None:
         "    main(['--help'])\n"
         "except SystemExit:\n"
         "    pass\n"
-        "heavy = [m for m in ('google.protobuf', 'numpy', 'networkx', 'onnx') if m in sys.modules]\n"
+        "names = ('google.protobuf', 'numpy', 'networkx', 'onnx')\n"
+        "heavy = [m for m in names if m in sys.modules]\n"
         "print('HEAVY:' + ','.join(heavy))\n"
     )
     done = subprocess.run(

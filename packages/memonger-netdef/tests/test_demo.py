@@ -31,7 +31,10 @@ def test_table_lists_every_mode_and_the_bound(demo_run: tuple[Path, str]) -> Non
     _, text = demo_run
     for spec in DEMO_MODES:
         assert spec.label in text
-    assert "lower bound in program order (peak live bytes)" in text
+    assert "peak live bytes in program order (no plan for it needs fewer)" in text
+    assert "lower bound" not in text  # the two bounds are named apart
+    assert "(shared-object bound " in text
+    assert "gap " in text
     assert "naive (every produced blob its own buffer)" in text
     assert "ResNet-17 (width 8) training net, batch 2, 3x32x32 images: 131 ops" in text
     assert "best plan:" in text
@@ -59,7 +62,28 @@ def test_report_figures_are_consistent(demo_run: tuple[Path, str]) -> None:
         if row.name.startswith("interference dp"):
             assert row.optimal is not None, row.name
         else:
-            assert row.optimal is (True if row.plan_nbytes == row.peak_nbytes else None), row.name
+            assert row.optimal is (True if row.plan_nbytes == row.lower_bound else None), row.name
+
+
+def test_report_rows_carry_the_plan_and_how_it_was_made(demo_run: tuple[Path, str]) -> None:
+    from memonger.alloc import DEFAULT_NODE_LIMIT
+    from memonger.stats.report import validate_report
+
+    out_dir, _ = demo_run
+    data = json.loads((out_dir / "demo_report.json").read_text())
+    validate_report(data)
+    assert set(data["versions"]) >= {"memonger-alloc", "memonger-stats", "memonger-netdef"}
+    report = MemoryReport.from_dict(data)
+    for row in report.nets:
+        assert row.buffers, row.name
+        assert sum(len(b.blobs) for b in row.buffers) <= row.blobs_before
+        if row.name.startswith("interference"):
+            assert row.shared_object_bound_nbytes is not None
+            assert row.peak_nbytes <= row.shared_object_bound_nbytes <= row.plan_nbytes
+            assert row.ordering in ("program", "memory")
+        if row.name.startswith("interference dp"):
+            assert (row.algorithm, row.node_limit) == ("dp", DEFAULT_NODE_LIMIT)
+            assert row.time_limit == 0.5
 
 
 def test_exact_solver_verdict_printed(demo_run: tuple[Path, str]) -> None:

@@ -104,7 +104,15 @@ def check_timeline(data: Any) -> None:
 def test_json_schema() -> None:
     report = sample_report()
     data = json.loads(report.to_json())
-    assert set(data) == {"schema", "schema_version", "title", "metadata", "nets", "totals"}
+    assert set(data) == {
+        "schema",
+        "schema_version",
+        "title",
+        "metadata",
+        "versions",
+        "nets",
+        "totals",
+    }
     assert data["schema"] == SCHEMA == "memonger.report"
     assert data["schema_version"] == SCHEMA_VERSION == 1
     assert isinstance(data["title"], str)
@@ -117,13 +125,21 @@ def test_json_schema() -> None:
         "naive_bytes": (int,),
         "plan_bytes": (int,),
         "peak_bytes": (int,),
+        "peak_live_bytes": (int,),
+        "shared_object_bound_bytes": (int, type(None)),
         "lower_bound_bytes": (int,),
+        "gap_bytes": (int,),
+        "gap_percent": (float,),
         "plan_peak_ratio": (float, type(None)),
         "saving_ratio": (float,),
         "algorithm": (str, type(None)),
+        "ordering": (str, type(None)),
+        "budget": (dict,),
         "optimal": (bool, type(None)),
         "seconds": (dict,),
         "extra": (dict,),
+        "buffers": (list, type(None)),
+        "arena": (dict, type(None)),
         "timeline_original": (dict, type(None)),
         "timeline_optimized": (dict, type(None)),
     }

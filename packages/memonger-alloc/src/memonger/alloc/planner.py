@@ -15,8 +15,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
-from memonger.alloc.bounds import _maxima
+from memonger.alloc.bounds import _maxima, peak_live_bytes
 from memonger.alloc.bysize import greedy_by_size
 from memonger.alloc.errors import InvalidAssignmentError, UnknownAlgorithmError
 from memonger.alloc.exact import DEFAULT_NODE_LIMIT, solve_exact
@@ -36,6 +37,7 @@ from memonger.alloc.verify import verify_assignments
 
 __all__ = [
     "ALGORITHMS",
+    "AlgorithmName",
     "AllocationResult",
     "AssignmentAlgorithm",
     "Strategy",
@@ -71,6 +73,22 @@ class AssignmentAlgorithm(enum.Enum):
     POSITIONAL_MAXIMA = 3
 
 
+AlgorithmName = Literal[
+    "greedy",
+    "dynamic_programming",
+    "dp",
+    "exact",
+    "greedy_by_size",
+    "by_size",
+    "positional_maxima",
+    "maxima",
+]
+"""The algorithm names, for type checkers: the keys of :data:`ALGORITHMS`.
+
+Signatures take them beside :class:`AssignmentAlgorithm` (and any ``str``, so
+that a name read from a command line type-checks; at run time names are
+case-insensitive and ``-`` stands for ``_``)."""
+
 ALGORITHMS: Mapping[str, AssignmentAlgorithm] = {
     **{a.name.lower(): a for a in AssignmentAlgorithm},
     "dp": AssignmentAlgorithm.DYNAMIC_PROGRAMMING,
@@ -85,6 +103,15 @@ _HEURISTICS: dict[AssignmentAlgorithm, Callable[[Sequence[Item]], list[list[Item
     AssignmentAlgorithm.GREEDY_BY_SIZE: greedy_by_size,
     AssignmentAlgorithm.POSITIONAL_MAXIMA: greedy_by_positional_maxima,
 }
+
+PORTFOLIO_QUADRATIC_MAX = 20_000
+"""Above this many shareable blobs the exact solver starts from Caffe2's greedy alone.
+
+Greedy by size and the positional-maxima greedy compare each blob with every
+open buffer: quadratic on training nets, whose activations each hold a
+buffer for most of the net (one to three minutes at 100,000 blobs, against
+0.6 s for Caffe2's greedy).  Asked for by name, they still run on any input.
+"""
 
 
 @dataclass(frozen=True)
@@ -106,16 +133,33 @@ class AllocationResult:
         When the exact solver searched the whole problem, ``proven_bound`` is
         the lower bound it proved (at least ``lower_bound``).
     seconds : float
-        Wall time spent (not counting a lower bound computed on demand).
+        Wall time spent (not counting a bound computed on demand).
     search_proven : bool
         True when the exact search proved ``nbytes`` minimal.
-    lower_bound : int
-        The positional-maxima bound (never below peak live bytes).  The exact
+    shared_object_bound : int
+        The shared-object bound: the sum of the positional maxima (the
+        ``k``-th largest blob live at any position, summed over ``k``).  No
+        shared-object plan of these blobs needs fewer bytes; it is never
+        below ``peak_live_bytes`` and above it when sizes differ.  The exact
         solver computes it anyway; for other algorithms it is computed on
         first access, so callers that only want the plan never pay for it.
+    peak_live_bytes : int
+        The most bytes of the shareable blobs live at one position: the
+        bound of an arena plan (byte offsets) in this op order, which a
+        shared-object plan may not reach.  Computed on first access.
+    lower_bound : int
+        Alias of ``shared_object_bound``, kept for existing callers.
     proven_optimal : bool
         True when ``nbytes`` is known to be the minimum (the exact search
-        completed, or the plan meets the bound).
+        completed, or the plan meets the shared-object bound).
+
+    Examples
+    --------
+    >>> from memonger.alloc import LiveRange
+    >>> res = allocate({"a": LiveRange(0, 1, 8), "b": LiveRange(0, 1, 2),
+    ...                 "c": LiveRange(2, 3, 5), "d": LiveRange(2, 3, 5)})
+    >>> res.nbytes, res.shared_object_bound, res.peak_live_bytes, res.lower_bound
+    (13, 13, 10, 13)
     """
 
     assignments: list[list[Item]]
@@ -128,19 +172,31 @@ class AllocationResult:
     _bound: int | None = field(default=None, repr=False, compare=False)
 
     @cached_property
-    def lower_bound(self) -> int:
-        """The positional-maxima bound of the shareable blobs."""
+    def shared_object_bound(self) -> int:
+        """The shared-object bound (positional maxima) of the shareable blobs."""
         if self._bound is not None:
             return self._bound
         return sum(_maxima([(r.defined, r.used, nbytes(r.size)) for _, r in self._items]))
 
+    @cached_property
+    def peak_live_bytes(self) -> int:
+        """Peak live bytes of the shareable blobs (the arena bound of this order)."""
+        return peak_live_bytes(self._items)
+
+    @property
+    def lower_bound(self) -> int:
+        """Alias of :attr:`shared_object_bound` (the name before there were two bounds)."""
+        return self.shared_object_bound
+
     @property
     def proven_optimal(self) -> bool:
         """Whether ``nbytes`` is known to be the minimum."""
-        return self.search_proven or self.nbytes <= self.lower_bound
+        return self.search_proven or self.nbytes <= self.shared_object_bound
 
 
-def _resolve(algorithm: AssignmentAlgorithm | str | Strategy) -> AssignmentAlgorithm | Strategy:
+def _resolve(
+    algorithm: AssignmentAlgorithm | AlgorithmName | str | Strategy,
+) -> AssignmentAlgorithm | Strategy:
     if isinstance(algorithm, AssignmentAlgorithm):
         return algorithm
     if isinstance(algorithm, str):
@@ -192,7 +248,9 @@ def _check_strategy_output(plan: Sequence[Sequence[Item]], items: Sequence[Item]
 def allocate(
     ranges: RangesLike,
     static_blobs: Iterable[str] = (),
-    algorithm: AssignmentAlgorithm | str | Strategy = AssignmentAlgorithm.DYNAMIC_PROGRAMMING,
+    algorithm: AssignmentAlgorithm | AlgorithmName | str | Strategy = (
+        AssignmentAlgorithm.DYNAMIC_PROGRAMMING
+    ),
     *,
     time_limit: float | None = None,
     node_limit: int | None = DEFAULT_NODE_LIMIT,
@@ -206,14 +264,16 @@ def allocate(
     static_blobs : iterable of str, optional
         Blobs that never share (left out of the result); names not in
         ``ranges`` are ignored.
-    algorithm : AssignmentAlgorithm, str or callable, optional
-        Default: the exact solver.  A callable receives the shareable pairs
+    algorithm : AssignmentAlgorithm, AlgorithmName or callable, optional
+        Default: the exact solver.  A name is a key of :data:`ALGORITHMS`
+        (``"greedy"``, ``"dp"``...).  A callable receives the shareable pairs
         sorted by ``used`` and returns assignments; its output is verified.
     time_limit : float or None, optional
         Seconds the exact solver may take, counted from the call: an extra
         cap on top of ``node_limit`` (default: none).  The heuristics it
-        starts from always run (the plan is never worse than any of them),
-        the search gets the rest.
+        starts from always run (the plan is never worse than any of them;
+        above :data:`PORTFOLIO_QUADRATIC_MAX` blobs only Caffe2's greedy,
+        the others being quadratic), the search gets the rest.
     node_limit : int or None, optional
         Search nodes the exact solver may expand (default
         :data:`~memonger.alloc.DEFAULT_NODE_LIMIT`, so results do not depend
@@ -238,8 +298,8 @@ def allocate(
     >>> rs = {"b1": LiveRange(2, 3, 10), "b3": LiveRange(5, 6, 1), "b2": LiveRange(5, 7, 3),
     ...       "b4": LiveRange(6, 8, 20), "b5": LiveRange(5, 9, 3), "b0": LiveRange(7, 12, 3)}
     >>> res = allocate(rs)
-    >>> res.nbytes, res.lower_bound, res.proven_optimal
-    (29, 29, True)
+    >>> res.nbytes, res.shared_object_bound, res.peak_live_bytes, res.proven_optimal
+    (29, 29, 29, True)
     >>> allocate(rs, algorithm="greedy").nbytes
     36
     """
@@ -262,7 +322,7 @@ def allocate(
 def _plan(
     ranges: RangesLike,
     static_blobs: Iterable[str],
-    algorithm: AssignmentAlgorithm | str | Strategy,
+    algorithm: AssignmentAlgorithm | AlgorithmName | str | Strategy,
     time_limit: float | None,
     node_limit: int | None,
 ) -> tuple[
@@ -285,7 +345,11 @@ def _plan(
     if algo is AssignmentAlgorithm.DYNAMIC_PROGRAMMING:
         plan, proven, search = solve_exact(
             items,
-            list(_HEURISTICS.values()),
+            [
+                heuristic
+                for algo_, heuristic in _HEURISTICS.items()
+                if algo_ is AssignmentAlgorithm.GREEDY or len(items) <= PORTFOLIO_QUADRATIC_MAX
+            ],
             time_limit=time_limit,
             node_limit=node_limit,
         )
@@ -315,7 +379,7 @@ def _plan(
 def compute_assignments(
     ranges: RangesLike,
     static_blobs: Iterable[str] = (),
-    algo: AssignmentAlgorithm | str | Strategy = AssignmentAlgorithm.GREEDY,
+    algo: AssignmentAlgorithm | AlgorithmName | str | Strategy = AssignmentAlgorithm.GREEDY,
 ) -> list[list[Item]]:
     """Caffe2's entry point: the assignments of :func:`allocate`.
 

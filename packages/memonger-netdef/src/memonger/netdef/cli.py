@@ -21,6 +21,22 @@ Every figure (naive, plan and peak live bytes) is a design-7 metric of
 (repeatable) adds op types whose output 0 is a view of input 0 to Caffe2's
 ``Alias``.
 
+Two bounds are named apart in every output: **peak live bytes** (no plan for
+the op order needs fewer; an arena plan can reach it) and the
+**shared-object bound** (the positional maxima: no plan of shared buffers
+needs fewer).  Each is printed with the plan's gap over it, in bytes and
+percent (:func:`memonger.stats.report.format_gap`).
+
+Conventions: ``-`` as the input net reads it from stdin and ``-o -`` writes
+the result to stdout (every message then goes to stderr); ``--quiet`` and
+``--verbose`` on every subcommand; ``--dry-run`` plans, verifies and
+reports without writing the net; ``--version`` prints the version of every
+installed memonger package.  ``optimize`` uses the exact solver by default
+(``--algorithm dp``, as :func:`memonger.alloc.allocate`) with
+memonger.alloc's work budget (``--node-limit``, default
+:data:`memonger.alloc.DEFAULT_NODE_LIMIT` search nodes; ``--time-limit`` is an
+extra wall-clock cap), so a plan is the same on every machine.
+
 Errors (a missing file, an unreadable net, a blob without a size, a name
 collision, an interrupted run) print one line ``memonger: error: ...`` on
 stderr and exit with a non-zero status; no output file is left behind.
@@ -74,10 +90,15 @@ EXIT_TERMINATED = 143
 #: Optimization modes of ``memonger optimize``.
 MODES = ("interference", "dag", "grad", "fast")
 ALGORITHMS = ("greedy", "dp")
+#: The default of ``--algorithm``: the exact solver, as :func:`memonger.alloc.allocate`.
+DEFAULT_ALGORITHM = "dp"
 ORDERINGS = ("program", "longest-path", "memory")
 
-#: Seconds the dp search may spend per device when no --time-limit is given.
-DEFAULT_DP_TIME_LIMIT = 10.0
+#: The name ``-`` stands for stdin (an input) or stdout (``-o -``).
+STDIO = "-"
+
+#: Seconds a search runs before its progress line appears (on a terminal).
+PROGRESS_DELAY = 1.0
 
 #: Random valid execution orders checked for results of the DAG modes.
 DAG_RANDOM_ORDERS = 16
@@ -120,6 +141,9 @@ class _ArgumentParser(argparse.ArgumentParser):
 def format_bytes(n: int | None) -> str:
     """Bytes in binary units, e.g. ``'1.50 MiB'``; ``'-'`` for None.
 
+    :func:`memonger.stats.report.format_nbytes`, the one rendering of bytes
+    of the project, imported when first needed (``--help`` stays light).
+
     Examples
     --------
     >>> format_bytes(1536 * 1024), format_bytes(12), format_bytes(None)
@@ -127,12 +151,43 @@ def format_bytes(n: int | None) -> str:
     """
     if n is None:
         return "-"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{n} B" if unit == "B" else f"{value:.2f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")  # pragma: no cover
+    from memonger.stats.report import format_nbytes
+
+    return format_nbytes(n)
+
+
+def _gap(value: int | None, bound: int | None) -> str:
+    """``gap N (p%)`` of a figure over its bound (:func:`memonger.stats.report.format_gap`).
+
+    Examples
+    --------
+    >>> _gap(110, 100), _gap(None, 100)
+    ('gap 10 B (10.00%)', 'gap -')
+    """
+    from memonger.stats.report import format_gap
+
+    return format_gap(value, bound)
+
+
+def _device_label(device: tuple[int, int]) -> str:
+    """A device as ``--device`` spells it: ``cpu``, ``cuda:0``, ``hip:1``.
+
+    Examples
+    --------
+    >>> _device_label((0, 0)), _device_label((1, 2)), _device_label((6, 0)), _device_label((9, 1))
+    ('cpu', 'cuda:2', 'hip:0', 'device_type 9:1')
+    """
+    kind, index = device
+    names = {1: "cuda", 6: "hip"}
+    if kind == 0:
+        return "cpu"
+    return f"{names.get(kind, f'device_type {kind}')}:{index}"
+
+
+def _say(args: argparse.Namespace, message: str) -> None:
+    """A ``--verbose`` message on stderr."""
+    if getattr(args, "verbose", False):
+        sys.stderr.write(f"memonger: {message}\n")
 
 
 def _names(values: Sequence[str] | None) -> list[str]:
@@ -213,6 +268,27 @@ def _positive_count(text: str) -> int:
     return value
 
 
+def _nodes(text: str) -> int:
+    """A search budget, one node or more (``--node-limit``).
+
+    Examples
+    --------
+    >>> _nodes("5000")
+    5000
+    >>> _nodes("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a number of search nodes >= 1, got '0'
+    """
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number of search nodes >= 1, got {text!r}")
+    return value
+
+
 def _seconds(text: str) -> float:
     """A positive, finite number of seconds (``--time-limit``).
 
@@ -239,9 +315,22 @@ def _seconds(text: str) -> float:
 # ---------------------------------------------------------------------------
 
 
+def _read_stdin() -> bytes:
+    """All of stdin, as bytes (``-`` as an input)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is not None:
+        data: bytes = stream.read()
+        return data
+    return str(sys.stdin.read()).encode("utf-8")
+
+
 def _load(path: str, what: str = "net") -> caffe2_pb2.NetDef:
     from memonger.netdef.io import load_net
 
+    if path == STDIO and what != "init net":
+        net = load_net(_read_stdin())
+        _warn_empty_externals(net, "<stdin>")
+        return net
     if not os.path.exists(path):
         raise CommandError(f"{what} file not found: {path}")
     if os.path.isdir(path):
@@ -279,6 +368,10 @@ def _check_outputs_apart(
     outputs: Sequence[tuple[str, str]], inputs: Sequence[tuple[str, str]]
 ) -> None:
     """Refuse an output naming an input file, or two outputs naming one file."""
+    if sum(1 for _, path in outputs if path == STDIO) > 1:
+        raise CommandError("only one output can go to stdout ('-')")
+    outputs = [(flag, path) for flag, path in outputs if path != STDIO]
+    inputs = [(what, path) for what, path in inputs if path != STDIO]
     for k, (flag, path) in enumerate(outputs):
         for what, source in inputs:
             if _same_file(path, source):
@@ -304,7 +397,9 @@ def _check_known_names(net: caffe2_pb2.NetDef, named: Iterable[tuple[str, Sequen
 
 
 def _check_writable(path: str) -> None:
-    """Fail early when ``path`` cannot be written (before any long work)."""
+    """Fail early when ``path`` cannot be written (before any long work); ``-`` is stdout."""
+    if path == STDIO:
+        return
     directory = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise CommandError(f"output path is a directory: {path}")
@@ -451,12 +546,22 @@ class OptimizeResult:
         whether its search proved the plan to need the fewest bytes for the
         op order; None for the other modes and algorithms.
     lower_bound : int or None
-        For the exact solver: no plan for the op order needs fewer bytes
-        (blobs without a size count as 1).
+        Alias of ``shared_object_bound`` (given either, both hold it).
     notes : list of str
         What the optimization chose on its own and the caller should know
         (which parameter gradients were found and how, which op order's plan
         was kept); the command prints them on stderr.
+    shared_object_bound : int or None
+        ``interference`` mode: the shared-object bound of the op order (the
+        positional maxima of the shareable blobs plus the bytes of those that
+        may not share): no plan of shared buffers needs fewer bytes (blobs
+        without a size count as 1).  None for the DAG modes.
+    node_limit, time_limit : int or float or None
+        The exact solver's budget (search nodes, a wall-clock cap in seconds);
+        None for the heuristics.
+    search : dict of str to int
+        The exact solver's counters over every device (``nodes``,
+        ``budget_exhausted``...); empty for the heuristics.
     """
 
     label: str
@@ -468,6 +573,15 @@ class OptimizeResult:
     proven_optimal: bool | None = None
     lower_bound: int | None = None
     notes: list[str] = field(default_factory=list)
+    shared_object_bound: int | None = None
+    node_limit: int | None = None
+    time_limit: float | None = None
+    search: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.shared_object_bound is None:
+            self.shared_object_bound = self.lower_bound
+        self.lower_bound = self.shared_object_bound
 
 
 @dataclass(frozen=True)
@@ -560,21 +674,46 @@ def measure(
 
 
 @contextmanager
-def _progress(label: str, enabled: bool, limit: float | None = None) -> Iterator[None]:
-    """Show elapsed time on stderr while a long step runs (only on a terminal)."""
+def _progress(
+    label: str,
+    enabled: bool,
+    limit: float | None = None,
+    *,
+    status: Callable[[], str] | None = None,
+    delay: float = PROGRESS_DELAY,
+) -> Iterator[None]:
+    """Show a progress line on stderr while a step runs longer than ``delay`` seconds.
+
+    The command enables it only when stderr is a terminal and ``--quiet`` is
+    not given.  The line shows the elapsed time (of ``limit`` seconds when
+    there is a cap) and what ``status()`` says (the search's blobs, bound and
+    budget); it is cleared at the end, and never written for a step that
+    ends within ``delay``.
+    """
     if not enabled:
         yield
         return
     stop = threading.Event()
     start = time.perf_counter()
     stream = sys.stderr
+    shown = False
 
     def tick() -> None:
-        while not stop.wait(0.25):
+        nonlocal shown
+        if stop.wait(delay):
+            return
+        while True:
             elapsed = time.perf_counter() - start
             budget = f" of {limit:g} s" if limit else ""
-            stream.write(f"\rmemonger: {label}: {elapsed:5.1f} s{budget}")
+            try:
+                detail = f", {status()}" if status is not None else ""
+            except Exception:  # a progress line never fails the command
+                detail = ""
+            stream.write(f"\rmemonger: {label}: {elapsed:5.1f} s{budget}{detail}\033[K")
             stream.flush()
+            shown = True
+            if stop.wait(0.25):
+                return
 
     thread = threading.Thread(target=tick, daemon=True)
     thread.start()
@@ -583,8 +722,85 @@ def _progress(label: str, enabled: bool, limit: float | None = None) -> Iterator
     finally:
         stop.set()
         thread.join()
-        stream.write("\r\033[K")
-        stream.flush()
+        if shown:
+            stream.write("\r\033[K")
+            stream.flush()
+
+
+class _ExactSearch:
+    """The exact solver as a strategy of :func:`~memonger.netdef.rewrite.plan_interference`.
+
+    It runs :func:`memonger.alloc.allocate` with the command's budget on each
+    device's shareable blobs and keeps every :class:`~memonger.alloc.AllocationResult`
+    (the proof, the shared-object bound, the search counters), and says how
+    far it got for the progress line.  The solver reports nothing while it
+    searches, so the line shows what is known: the blobs placed in finished
+    device groups, the plan it starts from (the best heuristic, never worse
+    than the result) and the shared-object bound.
+    """
+
+    __name__ = "dynamic_programming"
+
+    def __init__(self, node_limit: int | None, time_limit: float | None) -> None:
+        self.node_limit = node_limit
+        self.time_limit = time_limit
+        self.results: list[Any] = []
+        self.placed = 0
+        self._current: Sequence[Any] = ()
+        self._figures: tuple[int, int] | None = None
+
+    def __call__(self, items: Sequence[Any]) -> Sequence[Sequence[Any]]:
+        from memonger.alloc import AssignmentAlgorithm, allocate
+
+        self._current, self._figures = items, None
+        found = allocate(
+            items,
+            (),
+            AssignmentAlgorithm.DYNAMIC_PROGRAMMING,
+            node_limit=self.node_limit,
+            time_limit=self.time_limit,
+        )
+        self.results.append(found)
+        self.placed += len(items)
+        self._current = ()
+        assignments: list[list[Any]] = found.assignments
+        return assignments
+
+    def status(self) -> str:
+        """``N of M blobs placed, best so far X (start), shared-object bound Y, budget Z``."""
+        from memonger.alloc import allocate, positional_maxima_bound
+
+        items = self._current
+        if self._figures is None and items:
+            starts = [allocate(items, (), name).nbytes for name in ("greedy", "by_size", "maxima")]
+            self._figures = (min(starts), positional_maxima_bound(items))
+        budget = f"{self.node_limit:,} nodes" if self.node_limit else "no node limit"
+        if self._figures is None:
+            return f"{self.placed} blobs placed, budget {budget}"
+        start, bound = self._figures
+        return (
+            f"{self.placed} of {self.placed + len(items)} blobs placed, best so far "
+            f"{format_bytes(start)} (start), shared-object bound {format_bytes(bound)}, "
+            f"budget {budget}"
+        )
+
+    @property
+    def proven_optimal(self) -> bool:
+        """Whether every device's plan is proven to need the fewest bytes."""
+        return all(r.proven_optimal for r in self.results)
+
+    @property
+    def shared_object_bound(self) -> int:
+        """The shared-object bounds of every device's shareable blobs, summed."""
+        return sum(int(r.shared_object_bound) for r in self.results)
+
+    def counters(self) -> dict[str, int]:
+        """The search counters summed over the devices."""
+        total: dict[str, int] = {}
+        for r in self.results:
+            for key in ("nodes", "memo_hits", "pruned", "budget_exhausted"):
+                total[key] = total.get(key, 0) + int(r.stats.get(key, 0))
+        return total
 
 
 def _ordering_function(
@@ -630,7 +846,7 @@ def optimize_net(
     net: caffe2_pb2.NetDef,
     *,
     mode: str = "interference",
-    algorithm: str = "greedy",
+    algorithm: str = DEFAULT_ALGORITHM,
     ordering: str = "program",
     sizes: Mapping[str, int] | None = None,
     static: Sequence[str] = (),
@@ -642,6 +858,7 @@ def optimize_net(
     time_limit: float | None = None,
     show_progress: bool = False,
     view_ops: ViewOps | None = None,
+    node_limit: int | None = None,
 ) -> OptimizeResult:
     """Optimize ``net`` with one mode; the result is not yet verified.
 
@@ -656,8 +873,20 @@ def optimize_net(
         :func:`~memonger.netdef.dag.share_grad_blobs` (losses and parameter
         gradients found automatically unless given); ``fast``:
         :func:`~memonger.netdef.fast.optimize_inference_fast`.
+    algorithm : {"dp", "greedy"}
+        ``interference`` mode: the exact solver (default, as
+        :func:`memonger.alloc.allocate`) or Caffe2's greedy rule.
     sizes : mapping of str to int, optional
         Bytes of the blobs.
+    time_limit : float, optional
+        A wall-clock cap in seconds on the exact search of each device (and
+        on the memory ordering); default: none, the node budget alone.
+    show_progress : bool, optional
+        Show a progress line on stderr while the search runs over a second.
+    node_limit : int, optional
+        Search nodes the exact solver may expand (default
+        :data:`memonger.alloc.DEFAULT_NODE_LIMIT`: the same plan on every
+        machine).
     view_ops : iterable of str or mapping, optional
         The op types whose outputs are views of their inputs
         (:func:`memonger.netdef.views.view_rule`; default ``{"Alias"}``).
@@ -669,7 +898,7 @@ def optimize_net(
     static_list = list(static)
     start = time.perf_counter()
     if mode == "interference":
-        from memonger.alloc import AssignmentAlgorithm, compute_liveness
+        from memonger.alloc import DEFAULT_NODE_LIMIT, AssignmentAlgorithm, compute_liveness
         from memonger.graph import compute_interference_graph
         from memonger.netdef.rewrite import net_accesses, plan_interference, storage_accesses
 
@@ -678,31 +907,33 @@ def optimize_net(
                 f"unknown algorithm {algorithm!r} (choose from {', '.join(ALGORITHMS)})"
             )
         exact = algorithm == "dp"
-        algo = AssignmentAlgorithm.DYNAMIC_PROGRAMMING if exact else AssignmentAlgorithm.GREEDY
-        limit = (time_limit if time_limit is not None else DEFAULT_DP_TIME_LIMIT) if exact else None
+        nodes = (node_limit if node_limit is not None else DEFAULT_NODE_LIMIT) if exact else None
+        limit = time_limit if exact else None
 
         accesses = net_accesses(net, view_ops)
         live = compute_liveness(accesses)
         graph = compute_interference_graph(storage_accesses(accesses, live.storage))
         unshareable = live.roots({*static_list, *net.external_input, *net.external_output})
+        searches: dict[str, _ExactSearch] = {}
 
         def plan_for(chosen: str) -> tuple[str, list[int], Any]:
             order = list(_ordering_function(chosen, sizes, time_limit, unshareable)(graph))
             label = f"{mode}/{algorithm}" + ("" if chosen == "program" else f"/{chosen}")
-            with _progress(f"{label} search", show_progress and exact, limit):
+            search = searches[chosen] = _ExactSearch(nodes, limit)
+            with _progress(f"{label} search", show_progress and exact, limit, status=search.status):
                 plan = plan_interference(
                     net,
                     static_list,
                     ordering_function=lambda _g: order,
                     blob_sizes=dict(sizes) if sizes is not None else None,
-                    algo=algo,
+                    algo=search if exact else AssignmentAlgorithm.GREEDY,
                     verify=False,
-                    time_limit=limit,
                     view_ops=view_ops,
                 )
             return label, order, plan
 
         label, order, plan = plan_for(ordering)
+        kept_order = ordering
         notes: list[str] = []
         if ordering != "program":
             # No option may make the plan worse than the default's: an order
@@ -715,20 +946,31 @@ def optimize_net(
                     f"order's plan needs more ({format_bytes(mine)})"
                 )
                 label, order, plan = f"{mode}/{algorithm}", program_order, program_plan
+                kept_order = "program"
             else:
                 notes.append(
                     f"kept the {ordering} order's plan ({format_bytes(mine)}; the program "
                     f"order's needs {format_bytes(theirs)})"
                 )
         identity = order == list(range(len(net.op)))
+        search = searches[kept_order]
+        if exact:
+            bound = plan.kept_bytes + search.shared_object_bound
+        else:
+            bound = plan.kept_bytes + sum(
+                int(r.shared_object_bound) for r in plan.allocations.values()
+            )
         return OptimizeResult(
             label,
             plan.optimization.net,
             None if identity else order,
             time.perf_counter() - start,
-            proven_optimal=plan.proven_optimal if exact else None,
-            lower_bound=plan.lower_bound if exact else None,
+            proven_optimal=search.proven_optimal if exact else None,
             notes=notes,
+            shared_object_bound=bound,
+            node_limit=nodes,
+            time_limit=limit,
+            search=search.counters() if exact else {},
         )
     if mode == "dag":
         from memonger.netdef.dag import optimize_inference_for_dag
@@ -919,18 +1161,87 @@ def _add_nondeterministic_option(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _display(path: str) -> str:
+    """How messages name a path (``<stdin>`` for ``-``)."""
+    return "<stdin>" if path == STDIO else path
+
+
+def _message_stream(out: TextIO, *paths: str | None) -> TextIO:
+    """Where messages go: stderr when a result goes to stdout (``-``)."""
+    return sys.stderr if STDIO in paths else out
+
+
+def write_outputs(files: Sequence[tuple[str, bytes]]) -> None:
+    """Write the files all or nothing (:func:`~memonger.netdef.io.write_files_atomically`).
+
+    An entry named ``-`` goes to stdout, after every file is in place.
+    """
+    from memonger.netdef.io import write_files_atomically
+
+    write_files_atomically([(path, data) for path, data in files if path != STDIO])
+    for path, data in files:
+        if path == STDIO:
+            stream = getattr(sys.stdout, "buffer", None)
+            if stream is not None:
+                sys.stdout.flush()
+                stream.write(data)
+                stream.flush()
+            else:  # a text-only stream (tests): text formats only
+                sys.stdout.write(data.decode("utf-8", "replace"))
+                sys.stdout.flush()
+
+
+def _require_plot_library(args: argparse.Namespace) -> None:
+    """Fail before any work when ``--plot`` is asked for without matplotlib."""
+    if getattr(args, "plot", None):
+        from memonger.stats.plot import require_matplotlib
+
+        require_matplotlib()
+
+
+def shared_buffers(
+    original: caffe2_pb2.NetDef, result: OptimizeResult, sizes: Mapping[str, int]
+) -> tuple[Any, ...]:
+    """Which blobs of ``original`` share which buffer of ``result`` (for the report).
+
+    One :class:`memonger.stats.report.SharedBuffer` per buffer of the
+    optimized net that holds more than one produced blob of the original: its
+    name, its bytes (the largest member) and its members, in order of first
+    write.
+    """
+    from memonger.stats.report import SharedBuffer
+
+    groups: dict[str, list[str]] = {}
+    for old, new in renaming(original, result.net, result.order).items():
+        groups.setdefault(new, []).append(old)
+    return tuple(
+        SharedBuffer(name, max(int(sizes.get(b, 1)) for b in members), tuple(members))
+        for name, members in groups.items()
+        if len(members) > 1
+    )
+
+
 def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
     """Optimize, verify, render every output, then write them all or none.
 
     Nothing is written until the result is verified and every output (the
     net, the report, the plot) is rendered in memory; the files are then
     written together by :func:`memonger.netdef.io.write_files_atomically`.
+    With ``--dry-run`` the net is not written (the report and plot are).
     """
-    from memonger.netdef.io import serialize_net, write_files_atomically
+    from memonger.netdef.io import serialize_net
 
+    if args.output is None and not args.dry_run:
+        raise UsageError(
+            "optimize: the following arguments are required: -o/--output (or --dry-run) "
+            "(see 'memonger optimize --help')"
+        )
+    _require_plot_library(args)
+    net_output = None if args.dry_run else args.output
+    out = _message_stream(out, net_output, args.report, args.plot)
     outputs = [
         (flag, path)
-        for flag, path in (("-o", args.output), ("--report", args.report), ("--plot", args.plot))
+        for flag, path in (("-o", net_output), ("--report", args.report), ("--plot", args.plot))
         if path
     ]
     for _, target in outputs:
@@ -945,7 +1256,9 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         if path
     ]
     _check_outputs_apart(outputs, inputs)
+    t = time.perf_counter()
     net = _load(args.net)
+    _say(args, f"read {_display(args.net)}: {len(net.op)} ops ({time.perf_counter() - t:.2f} s)")
     static = _names(args.static)
     _check_known_names(
         net,
@@ -956,7 +1269,10 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
             ("--input-blob", _names(args.input_blob)),
         ],
     )
+    t = time.perf_counter()
     sizes = _sizes_from_args(args, net)
+    if sizes is not None:
+        _say(args, f"sized {len(sizes)} blobs ({time.perf_counter() - t:.2f} s)")
     if (args.plot or args.report) and sizes is None:
         raise CommandError(
             "--report and --plot need blob sizes (--shapes, or --init-net with --input)"
@@ -975,10 +1291,18 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         share_activations=args.share_activations,
         input_blobs=_names(args.input_blob),
         time_limit=args.time_limit,
+        node_limit=args.node_limit,
         show_progress=sys.stderr.isatty() and not args.quiet,
         view_ops=view_ops,
     )
+    _say(args, f"{result.label}: planned in {result.seconds:.2f} s")
+    if result.search:
+        counters = ", ".join(f"{k} {v:,}" for k, v in result.search.items())
+        budget = f"{result.node_limit:,} nodes" if result.node_limit else "no node limit"
+        cap = f", cap {result.time_limit:g} s" if result.time_limit else ""
+        _say(args, f"exact search: {counters} (budget {budget}{cap})")
     check_result(net, result, view_ops=view_ops, nondeterministic_ops=_nondeterministic_ops(args))
+    _say(args, f"verified: {', '.join(result.checks)} ({result.verify_seconds:.2f} s)")
     m = measure(net, result, sizes, view_ops=view_ops)
     arena = None
     if sizes is not None:
@@ -988,17 +1312,17 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
         arena = plan_net_offsets(
             net, sizes, static_blobs=static, order=result.order, view_ops=view_ops
         )
-    files: list[tuple[str, bytes]] = [
-        (args.output, serialize_net(result.net, args.output, format=args.format))
-    ]
+    files: list[tuple[str, bytes]] = []
+    if net_output:
+        files.append((net_output, serialize_net(result.net, net_output, format=args.format)))
     if args.report or args.plot:
         from memonger.netdef.demo import report_row
-        from memonger.stats.report import MemoryReport
+        from memonger.stats.report import MemoryReport, package_versions
 
         assert sizes is not None
         extra: dict[str, str | int | float | bool | None] = {
             "mode": args.mode,
-            "output": args.output,
+            "output": net_output,
             "reordered": result.order is not None,
             "checks": "; ".join(result.checks),
         }
@@ -1011,30 +1335,36 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
                 arena_proven_optimal=arena.plan.proven_optimal,
             )
         row = report_row(
-            os.path.basename(args.net), net, result, sizes, extra=extra, view_ops=view_ops
+            os.path.basename(_display(args.net)), net, result, sizes, extra=extra, view_ops=view_ops
         )
         if args.report:
-            report = MemoryReport((row,), title=f"memonger optimize {args.net}")
+            report = MemoryReport(
+                (row,),
+                title=f"memonger optimize {_display(args.net)}",
+                metadata={"command": "optimize", "net": _display(args.net)},
+                versions=package_versions(),
+            )
             files.append((args.report, (report.to_json() + "\n").encode("utf-8")))
         if args.plot:
             from memonger.stats.plot import render_png
 
             files.append((args.plot, render_png(row)))
-    write_files_atomically(files)
+    write_outputs(files)
     if not args.quiet:
         for note in result.notes:
             sys.stderr.write(f"memonger: {note}\n")
-        _print_summary(out, args.net, result, m, arena)
-        out.write(f"wrote {', '.join(path for path, _ in files)}\n")
+        _print_summary(out, _display(args.net), result, m, arena)
+        written = [_display_output(path) for path, _ in files]
+        if args.dry_run:
+            also = f"; wrote {', '.join(written)}" if written else ""
+            out.write(f"dry run: the net was not written{also}\n")
+        elif written:
+            out.write(f"wrote {', '.join(written)}\n")
     return EXIT_OK
 
 
-def _gap(value: int | None, bound: int | None) -> str:
-    """``gap N B (p%)`` of a figure over its bound."""
-    if value is None or bound is None:
-        return "gap -"
-    share = (value - bound) / bound * 100 if bound else 0.0
-    return f"gap {value - bound} B ({share:.2f}%)"
+def _display_output(path: str) -> str:
+    return "<stdout>" if path == STDIO else path
 
 
 def _print_summary(
@@ -1048,20 +1378,33 @@ def _print_summary(
         ratio = m.plan_over_peak
         out.write(
             f"  naive {format_bytes(m.naive_bytes)}, plan {format_bytes(m.plan_bytes)}, "
-            f"peak live {format_bytes(m.peak_bytes)}"
+            f"peak live bytes {format_bytes(m.peak_bytes)} ({_gap(m.plan_bytes, m.peak_bytes)})"
             + (f", plan/peak {ratio:.3f}" if ratio is not None else "")
             + "\n"
         )
+    bound = result.shared_object_bound
+    where = f"shared-object bound {format_bytes(bound)}, {_gap(m.plan_bytes, bound)}"
     if result.proven_optimal is not None:
-        bound = f"shared-object bound {format_bytes(result.lower_bound)}"
         verdict = (
             "proven optimal for this op order"
             if result.proven_optimal
             else "best plan found within the search budget, not proven optimal"
         )
-        out.write(
-            f"  exact solver: {verdict} ({bound}, {_gap(m.plan_bytes, result.lower_bound)})\n"
+        budget = ""
+        if result.node_limit:
+            used = result.search.get("nodes")
+            spent = f"{used:,} of " if used is not None else ""
+            budget = f"; {spent}{result.node_limit:,} search nodes"
+        if result.time_limit:
+            budget += f", cap {result.time_limit:g} s"
+        out.write(f"  exact solver: {verdict} ({where}{budget})\n")
+    elif bound is not None:
+        proof = (
+            "the plan meets it"
+            if m.plan_bytes is not None and m.plan_bytes <= bound
+            else "optimality not searched for (--algorithm dp does)"
         )
+        out.write(f"  {where}: {proof}\n")
     if arena is not None:
         plan = arena.plan
         proof = "proven optimal" if plan.proven_optimal else "not proven optimal"
@@ -1077,12 +1420,14 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     from memonger.netdef.rewrite import net_accesses, net_liveness
     from memonger.stats import estimate_memory_usage, timeline_from_ranges
 
+    t = time.perf_counter()
     net = _load(args.net)
+    _say(args, f"read {_display(args.net)}: {len(net.op)} ops ({time.perf_counter() - t:.2f} s)")
     _device(args.device, net)  # a mistyped device is an error, sizes or not
     sizes = _sizes_from_args(args, net)
     produced = _produced(net)
     info: dict[str, Any] = {
-        "net": args.net,
+        "net": _display(args.net),
         "name": net.name,
         "ops": len(net.op),
         "external_inputs": len(net.external_input),
@@ -1113,7 +1458,7 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
                 "peak_blobs": [[b, n] for b, n in timeline.peak_blobs[: args.top]],
                 "peak_blob_count": len(timeline.peak_blobs),
                 "estimate": {
-                    "device": list(device),
+                    "device": _device_label(device),
                     "total_bytes": estimate.total,
                     "highwater_bytes": estimate.highwater,
                     "by_op_type": dict(
@@ -1126,7 +1471,8 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         out.write(json.dumps(info, indent=2) + "\n")
         return EXIT_OK
     out.write(
-        f"{args.net}: net {net.name!r}, {info['ops']} ops ({info['gradient_ops']} gradient ops)\n"
+        f"{_display(args.net)}: net {net.name!r}, {info['ops']} ops "
+        f"({info['gradient_ops']} gradient ops)\n"
     )
     out.write(
         f"  blobs: {info['blobs']} ({info['produced_blobs']} produced, "
@@ -1139,7 +1485,7 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         f"  naive bytes (every produced blob its own buffer): {format_bytes(info['naive_bytes'])}\n"
     )
     out.write(
-        f"  peak live bytes (program order, the lower bound): "
+        f"  peak live bytes (program order; no plan for this order needs fewer): "
         f"{format_bytes(info['peak_live_bytes'])} at op #{info['peak_position']} "
         f"{info['peak_op_type']}\n"
     )
@@ -1150,7 +1496,7 @@ def _cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"    {format_bytes(n):>12}  {blob}\n")
     est = info["estimate"]
     out.write(
-        f"  estimated allocation on device {tuple(est['device'])}: total "
+        f"  estimated allocation on device {est['device']}: total "
         f"{format_bytes(est['total_bytes'])}, high water {format_bytes(est['highwater_bytes'])}\n"
     )
     out.write("  by op type:\n")
@@ -1178,8 +1524,11 @@ def _device(text: str | None, net: caffe2_pb2.NetDef) -> tuple[int, int]:
 
 
 def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
+    if args.original == STDIO and args.optimized == STDIO:
+        raise CommandError("only one of the two nets can be read from stdin ('-')")
     original = _load(args.original, "original net")
     optimized = _load(args.optimized, "optimized net")
+    t = time.perf_counter()
     passed, failed, _ = verify_nets(
         original,
         optimized,
@@ -1187,6 +1536,7 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         view_ops=_view_ops(args),
         nondeterministic_ops=_nondeterministic_ops(args),
     )
+    _say(args, f"checked in {time.perf_counter() - t:.2f} s")
     if not args.quiet:
         for line in passed:
             out.write(f"ok      {line}\n")
@@ -1198,52 +1548,66 @@ def _cmd_verify(args: argparse.Namespace, out: TextIO) -> int:
         sys.stderr.write(f"memonger: not equivalent: {failed[0]}\n")
         return EXIT_NOT_EQUIVALENT
     if not args.quiet:
-        out.write(f"{args.optimized} is a safe rewrite of {args.original}\n")
+        out.write(f"{_display(args.optimized)} is a safe rewrite of {_display(args.original)}\n")
     return EXIT_OK
 
 
 def _cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    import io
+
     from memonger.netdef.demo import run_demo
 
+    _require_plot_library(args)  # asked for explicitly: fail before the work
     return run_demo(
         small=args.small,
         plot=args.plot,
         out_dir=args.out,
         time_limit=args.time_limit,
+        node_limit=args.node_limit,
         batch_size=args.batch_size,
-        stream=out,
-        show_progress=sys.stderr.isatty(),
+        stream=io.StringIO() if args.quiet else out,
+        show_progress=sys.stderr.isatty() and not args.quiet,
+        verbose=args.verbose,
     )
 
 
 _OPTIMIZE_EPILOG = """\
 examples:
   memonger optimize train.pb -o train_opt.pb --shapes train.shapes.json
-  memonger optimize train.pb -o train_opt.pb --algorithm dp --time-limit 10 \\
+  memonger optimize train.pb -o train_opt.pb --node-limit 50000 --time-limit 10 \\
       --init-net init.pb --input data=32,3,224,224 --input label=32:int32
   memonger optimize train.pb -o train_opt.pbtxt --mode grad --namescope gpu_0/ \\
       --report report.json --plot timeline.png --shapes train.shapes.json
   memonger optimize predict.pb -o predict_opt.pb --mode dag --input-blob data
+  memonger optimize train.pb --dry-run --shapes train.shapes.json --report report.json
+  cat train.pb | memonger optimize - -o - --shapes train.shapes.json > train_opt.pb
 
 modes:
   interference  reorder (--ordering), compute live ranges, share buffers with
-                --algorithm greedy (Caffe2's rule) or dp (optimal within
-                --time-limit); never shares external inputs/outputs
+                --algorithm dp (the exact solver: optimal when its search
+                completes within --node-limit) or greedy (Caffe2's rule);
+                never shares external inputs/outputs
   dag           every intermediate blob, safe under any execution order of a
                 DAG executor (inference nets only)
   grad          gradient blobs of a training net, DAG-safe (share_grad_blobs);
                 losses and parameter gradients found unless given
   fast          one linear scan in program order
 
+bounds (printed with the plan's gap over each, in bytes and percent):
+  peak live bytes      no plan for the op order needs fewer bytes
+  shared-object bound  no plan of shared buffers (a rename) needs fewer
+
 The result is checked by symbolic execution (under random valid orders for
 dag/grad) and written only if it is equivalent (exit status 1 otherwise).
+NET '-' reads stdin and '-o -' writes the net to stdout (messages go to stderr).
 """
 
 _STATS_EPILOG = """\
 examples:
   memonger stats train.pb
-  memonger stats train.pb --shapes train.shapes.json --top 5
+  memonger stats train.pb --shapes train.shapes.json --top 5 --device cuda:0
   memonger stats train.pb --init-net init.pb --input data=32,3,224,224 --json
+  memonger stats - --shapes train.shapes.json < train.pb
 """
 
 _VERIFY_EPILOG = """\
@@ -1261,17 +1625,93 @@ examples:
   memonger demo
   memonger demo --small --plot /tmp/demo.png
   memonger demo --out results/
+  memonger demo --small --node-limit 20000 --quiet
 """
+
+
+def version_text() -> str:
+    """What ``memonger --version`` prints: every installed memonger package and its version.
+
+    Examples
+    --------
+    >>> "memonger-netdef " in version_text()
+    True
+    """
+    from memonger.stats.report import package_versions
+
+    return "".join(f"{name} {version}\n" for name, version in package_versions().items())
+
+
+class _VersionAction(argparse.Action):
+    """``--version``: the versions, read only when asked (``--help`` stays light)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.setdefault("help", "print the version of every installed memonger package and exit")
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, **kwargs
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        sys.stdout.write(version_text())
+        sys.stdout.flush()
+        parser.exit(EXIT_OK)
+
+
+def add_version_option(parser: argparse.ArgumentParser) -> None:
+    """Add ``--version`` (also used by memonger-onnx's command)."""
+    parser.add_argument("--version", action=_VersionAction)
+
+
+def add_verbosity_options(
+    p: argparse.ArgumentParser, quiet: str = "print nothing on success"
+) -> None:
+    """Add ``-q/--quiet`` and ``-v/--verbose`` (one of them) to a subcommand."""
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help=f"{quiet} (default: off)")
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print timings and search statistics on stderr (default: off)",
+    )
+
+
+def add_budget_options(p: argparse.ArgumentParser, nodes: int, what: str) -> None:
+    """Add ``--node-limit`` (the work budget, ``nodes`` by default) and ``--time-limit``."""
+    p.add_argument(
+        "--node-limit",
+        type=_nodes,
+        default=None,
+        metavar="N",
+        help=f"search nodes {what} may expand (default: {nodes:,}, memonger.alloc's "
+        "budget: the same plan on every machine)",
+    )
+    p.add_argument(
+        "--time-limit",
+        type=_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="a wall-clock cap on top of the node budget (default: none)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``memonger`` command."""
+    from memonger.alloc import DEFAULT_NODE_LIMIT
+
     parser = _ArgumentParser(
         prog="memonger",
         description="Static memory optimizer for Caffe2 nets: share the buffers of "
         "blobs whose lifetimes never overlap, and prove the rewrite safe.",
         epilog="run 'memonger COMMAND --help' for a command's options and examples",
     )
+    add_version_option(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_ArgumentParser)
     sub.required = True
     fmt = argparse.RawDescriptionHelpFormatter
@@ -1283,24 +1723,30 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_OPTIMIZE_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("net", metavar="NET", help="the net (binary or text NetDef)")
-    p.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write it")
+    p.add_argument("net", metavar="NET", help="the net (binary or text NetDef; - reads stdin)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="OUT",
+        help="where to write it (- for stdout; required unless --dry-run)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan, verify and report (--report, --plot) without writing the net (default: off)",
+    )
     p.add_argument(
         "--mode", choices=MODES, default="interference", help="how to share (default: interference)"
     )
     p.add_argument(
         "--algorithm",
         choices=ALGORITHMS,
-        default="greedy",
-        help="interference assignment algorithm (default: greedy)",
+        default=DEFAULT_ALGORITHM,
+        help=f"interference assignment algorithm: dp, the exact solver as in "
+        f"memonger.alloc.allocate, or greedy, Caffe2's rule (default: {DEFAULT_ALGORITHM})",
     )
-    p.add_argument(
-        "--time-limit",
-        type=_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="time budget of the dp search and the memory ordering",
-    )
+    add_budget_options(p, DEFAULT_NODE_LIMIT, "the dp search")
     p.add_argument(
         "--ordering",
         choices=ORDERINGS,
@@ -1330,16 +1776,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--input-blob",
         action="append",
         metavar="NAMES",
-        help="dag mode: data inputs fed by the caller",
+        help="dag mode: data inputs fed by the caller (default: none)",
     )
     p.add_argument(
         "--namescope",
         default="",
         metavar="SCOPE",
-        help="grad mode: the name scope to share in; dag/fast: prefix of buffer names",
+        help="grad mode: the name scope to share in; dag/fast: prefix of buffer names "
+        "(default: none)",
     )
     p.add_argument(
-        "--share-activations", action="store_true", help="grad mode: also share forward activations"
+        "--share-activations",
+        action="store_true",
+        help="grad mode: also share forward activations (default: off)",
     )
     _add_size_options(p)
     p.add_argument(
@@ -1350,9 +1799,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_view_option(p)
     _add_nondeterministic_option(p)
-    p.add_argument("--report", metavar="FILE.json", help="write a JSON report")
-    p.add_argument("--plot", metavar="FILE.png", help="write a live-bytes timeline plot")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    p.add_argument(
+        "--report",
+        metavar="FILE.json",
+        help="write a JSON report: figures, bounds, which blobs share which buffer, the "
+        "algorithm, ordering, budget and package versions (schema memonger.report)",
+    )
+    p.add_argument(
+        "--plot",
+        metavar="FILE.png",
+        help='write a live-bytes timeline plot (needs pip install "memonger-stats[plot]")',
+    )
+    add_verbosity_options(p)
     p.set_defaults(run=_cmd_optimize)
 
     p = sub.add_parser(
@@ -1362,7 +1820,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_STATS_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("net", metavar="NET", help="the net (binary or text NetDef)")
+    p.add_argument("net", metavar="NET", help="the net (binary or text NetDef; - reads stdin)")
     _add_size_options(p)
     p.add_argument(
         "--top",
@@ -1379,7 +1837,8 @@ def build_parser() -> argparse.ArgumentParser:
         "that of the first op with a device option)",
     )
     _add_view_option(p)
-    p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--json", action="store_true", help="print JSON (default: text)")
+    add_verbosity_options(p, "no warnings on stderr")
     p.set_defaults(run=_cmd_stats)
 
     from memonger.netdef.cli_plan import add_plan_parser
@@ -1395,18 +1854,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_VERIFY_EPILOG,
         formatter_class=fmt,
     )
-    p.add_argument("original", metavar="ORIGINAL")
-    p.add_argument("optimized", metavar="OPTIMIZED")
+    p.add_argument("original", metavar="ORIGINAL", help="the original net (- reads stdin)")
+    p.add_argument("optimized", metavar="OPTIMIZED", help="its rewrite (- reads stdin)")
     p.add_argument(
         "--random-orders",
         type=_count,
         default=0,
         metavar="N",
-        help="also run N random valid concurrent orders (DAG nets)",
+        help="also run N random valid concurrent orders (DAG nets; default: 0)",
     )
     _add_view_option(p)
     _add_nondeterministic_option(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="only the exit status")
+    add_verbosity_options(p, "only the exit status")
     p.set_defaults(run=_cmd_verify)
 
     p = sub.add_parser(
@@ -1421,7 +1880,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--small",
         action="store_true",
-        help="a small ResNet (width 8, 32x32 images) for a quick run",
+        help="a small ResNet (width 8, 32x32 images) for a quick run (default: ResNet-50)",
     )
     p.add_argument(
         "--plot",
@@ -1433,15 +1892,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--out",
         metavar="DIR",
         default=None,
-        help="also write the nets, their shapes and a JSON report there",
+        help="also write the nets, their shapes and a JSON report there (default: none)",
     )
-    p.add_argument(
-        "--time-limit",
-        type=_seconds,
-        default=None,
-        metavar="SECONDS",
-        help="budget of the dp search (default: 5, 1 with --small)",
-    )
+    add_budget_options(p, DEFAULT_NODE_LIMIT, "the dp search")
     p.add_argument(
         "--batch-size",
         type=_positive_count,
@@ -1449,6 +1902,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="batch size (default: 32, 2 with --small)",
     )
+    add_verbosity_options(p, "print nothing (the files are still written)")
     p.set_defaults(run=_cmd_demo)
     return parser
 

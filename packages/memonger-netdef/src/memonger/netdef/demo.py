@@ -3,8 +3,12 @@
 The demo builds the net in code (:mod:`memonger.netdef.models`), sizes every
 blob by shape inference (:func:`memonger.netdef.shapes.infer_shapes`),
 optimizes it with each mode of ``memonger optimize``, checks every result by
-symbolic execution, prints a before/after table with the lower bound (the
-peak of live bytes), and writes a timeline plot of the best plan.
+symbolic execution, prints a before/after table with both bounds (the peak
+live bytes of the op order and, for the interference plans, the
+shared-object bound) and the gap over each, and writes a timeline plot of
+the best plan.  The exact solver gets memonger.alloc's work budget
+(:data:`memonger.alloc.DEFAULT_NODE_LIMIT` search nodes) unless told
+otherwise, so the demo prints the same plans on every machine.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from memonger.netdef import caffe2_pb2
 from memonger.netdef.cli import (
     EXIT_OK,
     OptimizeResult,
+    _gap,
     check_result,
     measure,
     optimize_net,
     renaming,
+    shared_buffers,
 )
 from memonger.netdef.models import TrainingNet, resnet50_training, small_resnet_training
 from memonger.netdef.views import ViewOps
@@ -70,13 +76,16 @@ def report_row(
     Its figures are those of :func:`memonger.netdef.cli.measure` (the
     design-7 metrics of :mod:`memonger.alloc.liveness`, views with the
     storage they view, ``view_ops`` as in
-    :func:`memonger.netdef.views.view_rule`).  The lower bound is the peak
-    of live bytes in the result's op order, or the exact solver's bound
-    where that is higher; the plan is the sum over buffers of their largest
-    blob.  ``optimal`` is True when the plan meets
-    the peak of live bytes or the exact solver proved it optimal, False when
-    the exact solver ran out of time without a proof, and None otherwise (a
-    heuristic's plan above the peak may or may not be optimal).
+    :func:`memonger.netdef.views.view_rule`).  The row carries both bounds:
+    the peak live bytes of the original order and, for the interference
+    mode, the shared-object bound of the result's order
+    (``shared_object_bound_nbytes``); ``lower_bound_nbytes`` is the higher
+    of the two.  The plan is the sum over buffers of their largest blob.
+    ``optimal`` is True when the plan meets that bound or the exact solver
+    proved it optimal, False when the exact solver ran out of budget without
+    a proof, and None otherwise (a heuristic's plan above the bound may or
+    may not be optimal).  The row also says which blobs share which buffer
+    (``buffers``), and the algorithm, ordering and budget used.
     """
     from memonger.stats.report import build_net_report
 
@@ -105,11 +114,21 @@ def report_row(
         plan_nbytes=m.plan_bytes,
         peak_nbytes=m.peak_bytes,
     )
-    bound = row.lower_bound
-    if result.lower_bound is not None and result.lower_bound > bound:
-        bound = result.lower_bound
+    bound = max(row.peak_nbytes, result.shared_object_bound or 0)
     optimal = True if row.plan_nbytes <= bound else result.proven_optimal
-    return replace(row, lower_bound_nbytes=bound, optimal=optimal)
+    mode, _, rest = result.label.partition("/")
+    algorithm, _, ordering = rest.partition("/")
+    return replace(
+        row,
+        lower_bound_nbytes=bound,
+        shared_object_bound_nbytes=result.shared_object_bound,
+        optimal=optimal,
+        algorithm=algorithm or mode,
+        ordering=(ordering or "program") if mode == "interference" else None,
+        node_limit=result.node_limit,
+        time_limit=result.time_limit,
+        buffers=shared_buffers(original, result, sizes),
+    )
 
 
 def _model(small: bool, batch_size: int | None) -> TrainingNet:
@@ -138,6 +157,8 @@ def run_demo(
     stream: TextIO | None = None,
     show_progress: bool = False,
     modes: Sequence[DemoMode] = DEMO_MODES,
+    node_limit: int | None = None,
+    verbose: bool = False,
 ) -> int:
     """Run the demo; return the exit status.
 
@@ -152,22 +173,27 @@ def run_demo(
         Also write there the net, its init net, its shape file, every
         optimized net and the JSON report.
     time_limit : float, optional
-        Budget of the dp search (default 5 s, 1 s with ``small``).
+        A wall-clock cap in seconds on the dp search (default: none).
     batch_size : int, optional
         Batch size (default 32, 2 with ``small``).
     stream : text stream, optional
         Where to print (default stdout).
     modes : sequence of DemoMode
         The optimizations to run.
+    node_limit : int, optional
+        Search nodes of the dp search (default
+        :data:`memonger.alloc.DEFAULT_NODE_LIMIT`).
+    verbose : bool, optional
+        Also print each optimization's time on stderr as it ends.
     """
+    from memonger.alloc import DEFAULT_NODE_LIMIT
     from memonger.netdef.shapes import infer_shapes
     from memonger.stats import MissingDependencyError
-    from memonger.stats.report import MemoryReport, format_nbytes
+    from memonger.stats.report import MemoryReport, format_nbytes, package_versions
 
     out = stream if stream is not None else sys.stdout
     started = time.perf_counter()
-    if time_limit is None:
-        time_limit = 1.0 if small else 5.0
+    nodes = DEFAULT_NODE_LIMIT if node_limit is None else node_limit
     if out_dir:
         os.makedirs(out_dir, exist_ok=True)
     plot_path = plot or os.path.join(out_dir or os.curdir, "demo_timeline.png")
@@ -212,9 +238,15 @@ def run_demo(
             namescope=model.namescope,
             share_activations=spec.share_activations,
             time_limit=time_limit,
+            node_limit=nodes,
             show_progress=show_progress,
         )
         check_result(net, result)
+        if verbose:
+            sys.stderr.write(
+                f"memonger: {spec.label}: {result.seconds:.2f} s, verified in "
+                f"{result.verify_seconds:.2f} s\n"
+            )
         row = report_row(
             spec.label,
             net,
@@ -232,8 +264,10 @@ def run_demo(
             "net": net.name,
             "batch_size": str(n),
             "image": f"{c}x{h}x{w}",
-            "dp_time_limit_s": f"{time_limit:g}",
+            "dp_node_limit": str(nodes),
+            "dp_time_limit_s": "none" if time_limit is None else f"{time_limit:g}",
         },
+        versions=package_versions(),
     )
     naive = rows[0].naive_nbytes
     peak_program = rows[0].peak_nbytes if results[0][1].order is None else None
@@ -241,20 +275,23 @@ def run_demo(
     out.write(f"naive (every produced blob its own buffer): {format_nbytes(naive)}\n")
     if peak_program is not None:
         out.write(
-            f"lower bound in program order (peak live bytes): {format_nbytes(peak_program)}\n"
+            f"peak live bytes in program order (no plan for it needs fewer): "
+            f"{format_nbytes(peak_program)}\n"
         )
     best_spec, best, best_row = min(results, key=lambda item: item[2].plan_nbytes)
     out.write(
         f"best plan: {best_spec.label}, {format_nbytes(best_row.plan_nbytes)} "
         f"({naive / max(best_row.plan_nbytes, 1):.1f}x less than naive, "
-        f"{best_row.plan_peak_ratio or 0:.3f} x its lower bound)\n"
+        f"{best_row.plan_peak_ratio or 0:.3f} x peak live bytes)\n"
     )
     for spec, result, row in results:
         if result.proven_optimal is not None:
             verdict = "proven optimal" if result.proven_optimal else "not proven optimal"
+            bound = row.shared_object_bound_nbytes
             out.write(
                 f"{spec.label}: {verdict} for its op order by the exact solver "
-                f"(shared-object bound {format_nbytes(row.lower_bound)})\n"
+                f"(shared-object bound {format_nbytes(bound or 0)}, "
+                f"{_gap(row.plan_nbytes, bound)})\n"
             )
     from memonger.netdef.arena import plan_net_offsets
 
@@ -263,7 +300,8 @@ def run_demo(
         proof = "proven optimal" if arena.proven_optimal else "not proven optimal"
         out.write(
             f"arena plan (byte offsets, {label}): {format_nbytes(arena.arena_bytes)} for the "
-            f"shareable blobs, peak live bytes {format_nbytes(arena.lower_bound)}, {proof}\n"
+            f"shareable blobs, peak live bytes {format_nbytes(arena.lower_bound)}, "
+            f"{_gap(arena.arena_bytes, arena.lower_bound)}, {proof}\n"
         )
     out.write("every plan was checked by symbolic execution (grad: also under random DAG orders)\n")
 
@@ -277,6 +315,7 @@ def run_demo(
             ),
         ),
         title=report.title,
+        versions=report.versions,
     )
     try:
         best_report.plot(plot_path)

@@ -23,15 +23,18 @@ Subcommands:
     Options: ``--dim NAME=VALUE`` (repeatable) for symbolic dimensions,
     ``--views``, ``--ordering program|memory|longest-path``,
     ``--algorithm`` (offset algorithm), ``--alignment N``,
-    ``--capacity N``, ``--time-limit S``, ``--skip-unknown``,
-    ``--csv OUT.csv`` (one row per tensor) and ``--plot MAP.png`` (the arena
-    map; needs matplotlib).
+    ``--capacity N``, ``--time-limit S`` (a wall-clock cap on top of
+    memonger.alloc's node budgets; default none), ``--skip-unknown``,
+    ``--csv OUT.csv`` (one row per tensor), ``--plot MAP.png`` (the arena
+    map; needs matplotlib) and ``--dry-run`` (plan without writing).
 ``memonger stats MODEL.onnx``
     Nodes, tensors, naive and peak live bytes, the tensors at the peak, the
     shared-object and arena bytes, the gap to the lower bound.
 
-Both print the arena bytes, the lower bound (peak live bytes), the gap in
-bytes and percent and whether the arena is proven optimal.  Exit status:
+Both print the arena bytes, its bound (the peak live bytes), the gap in
+bytes and percent and whether the arena is proven optimal; both take
+``-q/--quiet`` and ``-v/--verbose``, and ``memonger --version`` lists every
+installed memonger package, as memonger-netdef's command does.  Exit status:
 0 done (plan written), 1 the ``--capacity`` is too small (proven, or no plan
 within it found), 2 errors: one line ``memonger: error: ...`` on stderr, no
 traceback and nothing written.  Every file is written to a temporary name
@@ -46,6 +49,7 @@ import io
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -146,6 +150,29 @@ def _model_argument(argv: Sequence[str]) -> str | None:
     return None
 
 
+class _VersionAction(argparse.Action):
+    """``--version``: every installed memonger package (read only when asked)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(
+            option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, nargs=0, **kwargs
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        from memonger.stats.report import package_versions
+
+        for name, version in package_versions().items():
+            sys.stdout.write(f"{name} {version}\n")
+        sys.stdout.flush()
+        parser.exit(EXIT_OK)
+
+
 def _dim(text: str) -> tuple[str, int]:
     name, sep, value = text.partition("=")
     if not sep or not name.strip():
@@ -217,7 +244,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--algorithm",
         default="auto",
-        help="offset algorithm: auto (default), greedy_by_size, greedy_by_breadth, best_fit, exact",
+        help="offset algorithm: auto, greedy_by_size, greedy_by_breadth, best_fit, exact "
+        "(default: auto)",
     )
     p.add_argument(
         "--shared",
@@ -225,20 +253,34 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
         help="shared-object algorithm of memonger.alloc.allocate (default: dp)",
     )
     p.add_argument(
-        "--alignment", type=_positive_int, default=1, help="offsets are multiples of N bytes"
+        "--alignment",
+        type=_positive_int,
+        default=1,
+        help="offsets are multiples of N bytes (default: 1)",
     )
     p.add_argument("--capacity", type=_non_negative_int, default=None, help="arena bytes available")
     p.add_argument(
         "--time-limit",
         type=_seconds,
-        default=2.0,
-        metavar="S",
-        help="seconds each exact search may take (default 2)",
+        default=None,
+        metavar="SECONDS",
+        help="a wall-clock cap on top of the node budget of each exact search (default: none)",
     )
     p.add_argument(
         "--skip-unknown",
         action="store_true",
-        help="leave tensors without a static size out of the plan instead of failing",
+        help="leave tensors without a static size out of the plan instead of failing "
+        "(default: off)",
+    )
+    g = p.add_mutually_exclusive_group()
+    g.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing on success (default: off)"
+    )
+    g.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also print timings on stderr (default: off)",
     )
 
 
@@ -247,6 +289,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="memonger",
         description="Plan the memory of ONNX models (Caffe2 nets: memonger-netdef).",
+    )
+    parser.add_argument(
+        "--version",
+        action=_VersionAction,
+        help="print the version of every installed memonger package and exit",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     p = sub.add_parser(
@@ -257,7 +304,18 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: memonger plan model.onnx -o plan.json --dim batch=1 --plot map.png",
     )
     _add_model_options(p)
-    p.add_argument("-o", "--output", required=True, metavar="PLAN.json", help="plan JSON to write")
+    p.add_argument(
+        "-o",
+        "--output",
+        default=None,
+        metavar="PLAN.json",
+        help="plan JSON to write (required unless --dry-run)",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="plan and print without writing any file (default: off)",
+    )
     p.add_argument("--csv", metavar="OUT.csv", help="also write one row per tensor")
     p.add_argument("--plot", metavar="MAP.png", help="also draw the arena map (matplotlib)")
     p.set_defaults(run=_cmd_plan)
@@ -269,8 +327,13 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: memonger stats model.onnx --dim batch=1 --top 5",
     )
     _add_model_options(p)
-    p.add_argument("--top", type=_non_negative_int, default=5, help="tensors shown at the peak")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument(
+        "--top",
+        type=_non_negative_int,
+        default=5,
+        help="tensors shown at the peak (default: 5)",
+    )
+    p.add_argument("--json", action="store_true", help="print JSON instead of text (default: text)")
     p.set_defaults(run=_cmd_stats)
     return parser
 
@@ -379,12 +442,18 @@ def _write_all(plan: ModelPlan, output: str, others: Sequence[tuple[str, bytes]]
 
 
 def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
+    if args.output is None and not args.dry_run:
+        raise CommandError("plan: the following arguments are required: -o/--output (or --dry-run)")
     if args.plot:
         from memonger.onnx.plot import require_matplotlib
 
         require_matplotlib()
+    started = time.perf_counter()
     plan = _plan(args, offsets=True)
-    _summary(out, args.model, plan)
+    if args.verbose:
+        sys.stderr.write(f"memonger: planned in {time.perf_counter() - started:.2f} s\n")
+    if not args.quiet:
+        _summary(out, args.model, plan)
     assert plan.offsets is not None
     if args.capacity is not None and plan.offsets.feasible is not True:
         if plan.offsets.feasible is False:
@@ -405,8 +474,13 @@ def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
         from memonger.onnx.plot import render_arena_png
 
         others.append((args.plot, render_arena_png(plan)))
+    if args.dry_run:
+        if not args.quiet:
+            out.write("dry run: nothing written\n")
+        return EXIT_OK
     _write_all(plan, args.output, others)
-    out.write(f"wrote {', '.join([args.output, *(path for path, _ in others)])}\n")
+    if not args.quiet:
+        out.write(f"wrote {', '.join([args.output, *(path for path, _ in others)])}\n")
     return EXIT_OK
 
 

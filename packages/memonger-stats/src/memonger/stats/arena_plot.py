@@ -4,7 +4,8 @@ The picture people draw by hand: op positions run across, byte offsets up,
 one rectangle per tensor from the op that makes it to the last op that needs
 it, at its offset.  A dashed line marks the peak live bytes (the arena's
 lower bound), a solid one the arena's top, and a dotted vertical line the
-first position where live bytes peak.  Blobs from outside the net start at
+first position where live bytes peak; the arena's legend entry gives its
+gap over the peak, in bytes and percent.  Blobs from outside the net start at
 position -1, blobs live to the end stop at position ``n``.
 """
 
@@ -17,7 +18,7 @@ from typing import Any
 
 from memonger.alloc import LiveRange, live_bytes
 from memonger.stats.plot import _matplotlib, _unit
-from memonger.stats.report import _write_atomic
+from memonger.stats.report import _write_atomic, format_gap
 
 __all__ = ["plot_arena", "render_arena_png"]
 
@@ -84,7 +85,10 @@ def render_arena_png(
         label=f"peak live bytes {peak / scale:.2f} {unit}",
     )
     ax.axhline(
-        arena / scale, color="#222222", linewidth=1.2, label=f"arena {arena / scale:.2f} {unit}"
+        arena / scale,
+        color="#222222",
+        linewidth=1.2,
+        label=f"arena {arena / scale:.2f} {unit}, {format_gap(arena, peak)} over peak live bytes",
     )
     if peak:
         where = timeline.index(peak)

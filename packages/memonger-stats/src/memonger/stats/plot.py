@@ -2,7 +2,11 @@
 
 One picture per net: what the original net holds when nothing is shared (every
 blob kept from its first write), what the optimized net holds, the bytes
-actually live at each op, and the lower bound, with the peak annotated.
+actually live at each op, and the bounds, with the peak annotated: the
+**peak live bytes** (no plan for the op order needs fewer; an arena plan can
+reach it) and, when known, the **shared-object bound** (the positional
+maxima, the bound of plans that share whole buffers).  The plan's legend
+entry gives its gap over the higher bound, in bytes and percent.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from typing import Any
 import numpy as np
 
 from memonger.stats.errors import MissingDependencyError, StatsError
-from memonger.stats.report import NetReport, _write_atomic, format_nbytes
+from memonger.stats.report import NetReport, _write_atomic, format_gap, format_nbytes
 
-__all__ = ["PLOT_HINT", "plot_net_report", "render_png", "require_matplotlib"]
+__all__ = ["PLOT_HINT", "legend_labels", "plot_net_report", "render_png", "require_matplotlib"]
 
 PLOT_HINT = 'plotting needs matplotlib: pip install "memonger-stats[plot]"'
 """The message given when matplotlib is missing."""
@@ -55,6 +59,41 @@ def _unit(largest: float) -> tuple[str, int]:
     return chosen
 
 
+def legend_labels(row: NetReport) -> dict[str, str]:
+    """The legend entries of :func:`render_png`, by line (the bounds named apart).
+
+    Keys: ``original``, ``optimized`` (with the plan's gap over the higher
+    bound), ``live``, ``peak_live_bytes`` and, when the row knows a
+    shared-object bound above the peak, ``shared_object_bound``.
+
+    Examples
+    --------
+    >>> row = NetReport("n", ops=3, blobs_before=3, blobs_after=2, naive_nbytes=40,
+    ...                 plan_nbytes=36, peak_nbytes=30, shared_object_bound_nbytes=32)
+    >>> labels = legend_labels(row)
+    >>> labels["peak_live_bytes"], labels["shared_object_bound"]
+    ('peak live bytes (30 B)', 'shared-object bound (32 B)')
+    >>> labels["optimized"]
+    'optimized plan (36 B, gap 4 B (12.50%) over the shared-object bound)'
+    """
+    shared = row.shared_object_bound_nbytes
+    over = (
+        "the shared-object bound"
+        if shared is not None and row.lower_bound > row.peak_nbytes
+        else "peak live bytes"
+    )
+    labels = {
+        "original": f"original, nothing shared ({format_nbytes(row.naive_nbytes)})",
+        "optimized": f"optimized plan ({format_nbytes(row.plan_nbytes)}, "
+        f"{format_gap(row.plan_nbytes, row.lower_bound)} over {over})",
+        "live": "live bytes at each op",
+        "peak_live_bytes": f"peak live bytes ({format_nbytes(row.peak_nbytes)})",
+    }
+    if shared is not None and shared != row.peak_nbytes:
+        labels["shared_object_bound"] = f"shared-object bound ({format_nbytes(shared)})"
+    return labels
+
+
 def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int = 100) -> bytes:
     """Render the timeline plot of one report row as PNG bytes of ``width`` x ``height`` pixels.
 
@@ -79,6 +118,7 @@ def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int
     if width < 200 or height < 150 or dpi <= 0:
         raise StatsError(f"plot size {width}x{height} at {dpi} dpi is too small")
     figure_cls, canvas_cls = _matplotlib()
+    labels = legend_labels(row)
     original = row.timeline_original
     optimized = row.timeline_optimized
     positions = np.arange(original.num_positions + 1)
@@ -102,7 +142,7 @@ def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int
         where="post",
         color="tab:red",
         linewidth=2,
-        label=f"original, nothing shared ({format_nbytes(row.naive_nbytes)})",
+        label=labels["original"],
     )
     if optimized is not None:
         opt_positions = np.arange(optimized.num_positions + 1)
@@ -112,7 +152,7 @@ def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int
             where="post",
             color="tab:blue",
             linewidth=2,
-            label=f"optimized plan ({format_nbytes(row.plan_nbytes)})",
+            label=labels["optimized"],
         )
     ax.fill_between(
         positions,
@@ -120,16 +160,24 @@ def render_png(row: NetReport, *, width: int = 1200, height: int = 675, dpi: int
         step="post",
         color="tab:green",
         alpha=0.35,
-        label="live bytes at each op",
+        label=labels["live"],
     )
-    bound = row.lower_bound
     ax.axhline(
-        bound / scale,
+        row.peak_nbytes / scale,
         color="black",
         linestyle="--",
         linewidth=1.2,
-        label=f"lower bound ({format_nbytes(bound)})",
+        label=labels["peak_live_bytes"],
     )
+    if "shared_object_bound" in labels:
+        assert row.shared_object_bound_nbytes is not None
+        ax.axhline(
+            row.shared_object_bound_nbytes / scale,
+            color="tab:purple",
+            linestyle=":",
+            linewidth=1.4,
+            label=labels["shared_object_bound"],
+        )
     if original.peak_position >= 0:
         peak_x = original.peak_position
         peak_y = original.peak_nbytes / scale

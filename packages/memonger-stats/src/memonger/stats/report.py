@@ -4,14 +4,32 @@ A :class:`MemoryReport` holds :class:`NetReport` rows; the ``memonger``
 command and the benchmarks fill them (:func:`build_net_report` computes a row
 from a net, its sizes and its optimized form) and render them.
 
+Two bounds, named apart everywhere:
+
+**peak live bytes** (``peak_bytes``, ``peak_live_bytes``)
+    The most bytes live at one op position.  No plan of any kind for this op
+    order needs fewer bytes; an arena plan (byte offsets) can reach it.
+**shared-object bound** (``shared_object_bound_bytes``)
+    The sum of the positional maxima: no shared-object plan (blobs sharing
+    whole buffers, what a rename can express) needs fewer bytes.  Never below
+    the peak, above it when sizes differ.  Known when the planner computed it
+    (the exact solver always does).
+
+``lower_bound_bytes`` is kept for existing readers: the higher of the two
+bounds known for the row's plan.  The gap of a plan is always given over that
+bound, in bytes and percent (:func:`format_gap`).
+
 JSON layout (``schema_version`` 1; keys are stable, new keys may be added
-without a version change, removals or meaning changes bump it)::
+without a version change, removals or meaning changes bump it).  The JSON
+Schema ships with the package (``memonger/stats/schemas/report.schema.json``,
+:func:`report_schema`)::
 
     {
       "schema": "memonger.report",
       "schema_version": 1,
       "title": str,
       "metadata": {str: str},
+      "versions": {distribution: version},  # memonger packages installed
       "nets": [
         {
           "name": str,
@@ -20,14 +38,22 @@ without a version change, removals or meaning changes bump it)::
           "blobs_after": int,            # produced blobs (buffers) after optimization
           "naive_bytes": int,            # sum of produced blob sizes
           "plan_bytes": int,             # sum over buffers of the largest member
-          "peak_bytes": int,             # peak live bytes (lower bound for the order)
-          "lower_bound_bytes": int,      # best known lower bound (>= peak_bytes' order bound)
+          "peak_bytes": int,             # peak live bytes (the bound of the order)
+          "peak_live_bytes": int,        # the same, by its name
+          "shared_object_bound_bytes": int|null,  # positional maxima, when known
+          "lower_bound_bytes": int,      # the higher known bound (kept for old readers)
+          "gap_bytes": int,              # plan_bytes - lower_bound_bytes
+          "gap_percent": float,          # of lower_bound_bytes (0 if it is 0)
           "plan_peak_ratio": float|null, # plan_bytes / peak_bytes (null if peak is 0)
           "saving_ratio": float,         # 1 - plan_bytes / naive_bytes (0 if naive is 0)
           "algorithm": str|null,
+          "ordering": str|null,          # op order the plan is for
+          "budget": {"node_limit": int|null, "time_limit": float|null},
           "optimal": bool|null,          # optimality proven by the algorithm
           "seconds": {phase: float},     # wall time per phase
           "extra": {str: str|int|float|bool|null},
+          "buffers": [{"name": str, "bytes": int, "blobs": [str]}]|null,
+          "arena": plan|null,            # an arena plan (memonger.plan JSON)
           "timeline_original": timeline|null,
           "timeline_optimized": timeline|null
         }
@@ -39,6 +65,10 @@ without a version change, removals or meaning changes bump it)::
     timeline = {"num_positions": int, "live_bytes": [int], "allocated_bytes": [int],
                 "peak_bytes": int, "peak_position": int,
                 "peak_blobs": [[str, int]]}
+
+``buffers`` says which blobs share which buffer (a shared-object plan: the
+buffer's name in the optimized net, its bytes, its blobs in the original
+net); ``arena`` carries an arena plan's offsets.
 """
 
 from __future__ import annotations
@@ -46,7 +76,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -59,12 +89,19 @@ from memonger.stats.metrics import Assignments, Statistics, produced_blobs
 from memonger.stats.timeline import Timeline, compute_timeline
 
 __all__ = [
+    "MEMONGER_DISTRIBUTIONS",
     "SCHEMA",
+    "SCHEMA_KEYWORDS",
     "SCHEMA_VERSION",
     "MemoryReport",
     "NetReport",
+    "SharedBuffer",
     "build_net_report",
+    "format_gap",
     "format_nbytes",
+    "package_versions",
+    "report_schema",
+    "validate_report",
 ]
 
 SCHEMA = "memonger.report"
@@ -89,6 +126,208 @@ def format_nbytes(nbytes: float) -> str:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def format_gap(value: int | None, bound: int | None) -> str:
+    """The gap of a figure over its bound, in bytes and percent: ``'gap 4.00 KiB (0.20%)'``.
+
+    The one rendering of a gap for every command and plot.  A gap below
+    0.01% but not 0 reads ``<0.01%``, so that a real gap never prints as
+    zero; ``'gap -'`` when either figure is unknown.
+
+    Examples
+    --------
+    >>> format_gap(2048 + 4, 2048), format_gap(0, 0), format_gap(None, 5)
+    ('gap 4 B (0.20%)', 'gap 0 B (0.00%)', 'gap -')
+    >>> format_gap(207_000_000, 206_995_904)
+    'gap 4.00 KiB (<0.01%)'
+    """
+    if value is None or bound is None:
+        return "gap -"
+    gap = value - bound
+    share = gap / bound * 100 if bound else 0.0
+    percent = "<0.01%" if 0 < abs(share) < 0.005 else f"{share:.2f}%"
+    return f"gap {format_nbytes(gap)} ({percent})"
+
+
+MEMONGER_DISTRIBUTIONS = (
+    "memonger-alloc",
+    "memonger-graph",
+    "memonger-stats",
+    "memonger-netdef",
+    "memonger-onnx",
+)
+"""The distributions of the project, in dependency order."""
+
+
+def package_versions(distributions: Iterable[str] = MEMONGER_DISTRIBUTIONS) -> dict[str, str]:
+    """The installed version of every memonger distribution (those not installed left out).
+
+    Read with :mod:`importlib.metadata`, so the figures are those of the
+    installed metadata (what ``pip list`` shows).
+
+    Examples
+    --------
+    >>> "memonger-stats" in package_versions()
+    True
+    """
+    from importlib import metadata
+
+    versions: dict[str, str] = {}
+    for name in distributions:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the ``memonger.report`` JSON, shipped with the package.
+
+    Examples
+    --------
+    >>> schema = report_schema()
+    >>> schema["properties"]["schema"]["const"], schema["properties"]["schema_version"]["const"]
+    ('memonger.report', 1)
+    """
+    from importlib import resources
+
+    text = (
+        resources.files("memonger.stats")
+        .joinpath("schemas/report.schema.json")
+        .read_text(encoding="utf-8")
+    )
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+SCHEMA_KEYWORDS = frozenset(
+    {
+        "$schema", "title", "description", "$defs", "$ref", "type", "const", "enum",
+        "required", "properties", "additionalProperties", "items", "prefixItems",
+        "minItems", "maxItems", "minimum", "exclusiveMinimum", "anyOf",
+    }
+)  # fmt: skip
+"""The JSON Schema keywords :func:`validate_report` understands (all the shipped schema uses)."""
+
+_JSON_TYPES: dict[str, tuple[type, ...]] = {
+    "object": (dict,),
+    "array": (list,),
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+    "null": (type(None),),
+}
+
+
+def _schema_errors(value: Any, schema: Mapping[str, Any], root: Mapping[str, Any], at: str) -> str:
+    """The first way ``value`` breaks ``schema`` (``''`` when it conforms)."""
+    if "$ref" in schema:
+        ref = str(schema["$ref"])
+        if not ref.startswith("#/$defs/"):
+            raise StatsError(f"unsupported $ref {ref!r}")
+        schema = root["$defs"][ref.removeprefix("#/$defs/")]
+    if "anyOf" in schema and all(_schema_errors(value, s, root, at) for s in schema["anyOf"]):
+        return f"{at}: matches none of the allowed forms"
+    if "const" in schema and (value != schema["const"] or type(value) is not type(schema["const"])):
+        return f"{at}: expected {schema['const']!r}, got {value!r}"
+    if "enum" in schema and value not in schema["enum"]:
+        return f"{at}: {value!r} is not one of {schema['enum']!r}"
+    if "type" in schema:
+        names = [schema["type"]] if isinstance(schema["type"], str) else list(schema["type"])
+        ok = any(
+            isinstance(value, _JSON_TYPES[n])
+            and not (n in ("integer", "number") and isinstance(value, bool))
+            for n in names
+        )
+        if not ok:
+            return f"{at}: expected {' or '.join(names)}, got {type(value).__name__}"
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if "minimum" in schema and value < schema["minimum"]:
+            return f"{at}: {value} is below {schema['minimum']}"
+        if "exclusiveMinimum" in schema and value <= schema["exclusiveMinimum"]:
+            return f"{at}: {value} is not above {schema['exclusiveMinimum']}"
+    if isinstance(value, dict):
+        missing = [k for k in schema.get("required", ()) if k not in value]
+        if missing:
+            return f"{at}: missing key {missing[0]!r}"
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties", True)
+        for key, item in value.items():
+            sub = properties.get(key, extra)
+            if sub is False:
+                return f"{at}: unexpected key {key!r}"
+            if isinstance(sub, Mapping):
+                problem = _schema_errors(item, sub, root, f"{at}.{key}")
+                if problem:
+                    return problem
+    if isinstance(value, list):
+        count = len(value)
+        if count < schema.get("minItems", 0) or count > schema.get("maxItems", count):
+            return f"{at}: {len(value)} items is not allowed"
+        prefix = schema.get("prefixItems", [])
+        for i, item in enumerate(value):
+            sub = prefix[i] if i < len(prefix) else schema.get("items")
+            if isinstance(sub, Mapping):
+                problem = _schema_errors(item, sub, root, f"{at}[{i}]")
+                if problem:
+                    return problem
+    return ""
+
+
+def validate_report(data: Mapping[str, Any]) -> None:
+    """Check a report's JSON data against the shipped schema (:func:`report_schema`).
+
+    A small validator for the keywords of :data:`SCHEMA_KEYWORDS` (every one
+    the schema uses), so that no third-party package is needed; any JSON
+    Schema 2020-12 validator (such as ``jsonschema``) gives the same verdict.
+
+    Raises
+    ------
+    StatsError
+        Naming the first key that breaks the schema.
+
+    Examples
+    --------
+    >>> validate_report(MemoryReport(()).to_dict())
+    >>> validate_report({"schema": "memonger.report"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    memonger.stats.errors.StatsError: report does not match its schema: ...'schema_version'
+    """
+    schema = report_schema()
+    problem = _schema_errors(data, schema, schema, "$")
+    if problem:
+        raise StatsError(f"report does not match its schema: {problem}")
+
+
+@dataclass(frozen=True)
+class SharedBuffer:
+    """One buffer of a shared-object plan: its name, its bytes and the blobs it holds.
+
+    Examples
+    --------
+    >>> SharedBuffer("buf", 16, ("a", "c")).to_dict()
+    {'name': 'buf', 'bytes': 16, 'blobs': ['a', 'c']}
+    """
+
+    name: str
+    """The buffer's name in the optimized net."""
+    nbytes: int
+    """Its size: the largest blob it holds."""
+    blobs: tuple[str, ...]
+    """The blobs of the original net it holds, in order of first write."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready dict (``name``, ``bytes``, ``blobs``)."""
+        return {"name": self.name, "bytes": self.nbytes, "blobs": list(self.blobs)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SharedBuffer:
+        """Rebuild a buffer from :meth:`to_dict` output."""
+        return cls(str(data["name"]), int(data["bytes"]), tuple(str(b) for b in data["blobs"]))
+
+
 @dataclass(frozen=True)
 class NetReport:
     """Results for one net: sizes before and after, bounds, times and timelines.
@@ -99,6 +338,10 @@ class NetReport:
     ...                 naive_nbytes=35, plan_nbytes=30, peak_nbytes=30)
     >>> row.plan_peak_ratio, round(row.saving_ratio, 3), row.lower_bound
     (1.0, 0.143, 30)
+    >>> bound = NetReport("tiny", ops=3, blobs_before=3, blobs_after=2, naive_nbytes=35,
+    ...                   plan_nbytes=32, peak_nbytes=30, shared_object_bound_nbytes=32)
+    >>> bound.peak_live_nbytes, bound.lower_bound, bound.gap_nbytes
+    (30, 32, 0)
     """
 
     name: str
@@ -109,7 +352,8 @@ class NetReport:
     plan_nbytes: int
     peak_nbytes: int
     lower_bound_nbytes: int | None = None
-    """Best known lower bound; None (the default) is replaced by ``peak_nbytes``."""
+    """The higher known bound of the plan; None (the default): the shared-object
+    bound when known, else ``peak_nbytes``."""
     algorithm: str | None = None
     optimal: bool | None = None
     seconds: Mapping[str, float] = field(default_factory=dict)
@@ -118,15 +362,46 @@ class NetReport:
     timeline_optimized: Timeline | None = field(default=None, compare=False)
     extra: Mapping[str, Scalar] = field(default_factory=dict)
     """Further columns (shown in the text table and kept in JSON)."""
+    shared_object_bound_nbytes: int | None = None
+    """The shared-object bound (positional maxima) of the plan, when known."""
+    ordering: str | None = None
+    """The op order the plan is for (``program``, ``memory``...)."""
+    node_limit: int | None = None
+    """The search budget in nodes the plan was made with (None: none, or no search)."""
+    time_limit: float | None = None
+    """The wall-clock cap in seconds on the search (None: none)."""
+    buffers: tuple[SharedBuffer, ...] | None = None
+    """Which blobs share which buffer (a shared-object plan)."""
+    arena: Mapping[str, Any] | None = None
+    """An arena plan (``memonger.plan`` JSON: offsets of every tensor)."""
 
     def __post_init__(self) -> None:
         if self.lower_bound_nbytes is None:
-            object.__setattr__(self, "lower_bound_nbytes", self.peak_nbytes)
+            bound = max(self.peak_nbytes, self.shared_object_bound_nbytes or 0)
+            object.__setattr__(self, "lower_bound_nbytes", bound)
+        if self.buffers is not None:
+            object.__setattr__(self, "buffers", tuple(self.buffers))
+
+    @property
+    def peak_live_nbytes(self) -> int:
+        """Peak live bytes in the original order (``peak_nbytes`` by its name)."""
+        return self.peak_nbytes
 
     @property
     def lower_bound(self) -> int:
-        """``lower_bound_nbytes`` if known, else the peak live bytes."""
+        """The higher known bound of the plan (``lower_bound_nbytes``)."""
         return self.peak_nbytes if self.lower_bound_nbytes is None else self.lower_bound_nbytes
+
+    @property
+    def gap_nbytes(self) -> int:
+        """``plan_nbytes - lower_bound``: bytes above the best known bound."""
+        return self.plan_nbytes - self.lower_bound
+
+    @property
+    def gap_percent(self) -> float:
+        """The gap in percent of the bound (0 when the bound is 0)."""
+        bound = self.lower_bound
+        return 100.0 * self.gap_nbytes / bound if bound else 0.0
 
     @property
     def plan_peak_ratio(self) -> float | None:
@@ -153,21 +428,31 @@ class NetReport:
             "naive_bytes": self.naive_nbytes,
             "plan_bytes": self.plan_nbytes,
             "peak_bytes": self.peak_nbytes,
+            "peak_live_bytes": self.peak_nbytes,
+            "shared_object_bound_bytes": self.shared_object_bound_nbytes,
             "lower_bound_bytes": self.lower_bound,
+            "gap_bytes": self.gap_nbytes,
+            "gap_percent": float(self.gap_percent),
             "plan_peak_ratio": self.plan_peak_ratio,
             "saving_ratio": self.saving_ratio,
             "algorithm": self.algorithm,
+            "ordering": self.ordering,
+            "budget": {"node_limit": self.node_limit, "time_limit": self.time_limit},
             "optimal": self.optimal,
             "seconds": {k: float(v) for k, v in self.seconds.items()},
             "extra": dict(self.extra),
+            "buffers": None if self.buffers is None else [b.to_dict() for b in self.buffers],
+            "arena": None if self.arena is None else dict(self.arena),
             "timeline_original": _timeline_dict(self.timeline_original),
             "timeline_optimized": _timeline_dict(self.timeline_optimized),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> NetReport:
-        """Rebuild a row from :meth:`to_dict` output."""
+        """Rebuild a row from :meth:`to_dict` output (rows written before a key existed too)."""
         try:
+            budget = dict(data.get("budget") or {})
+            buffers = data.get("buffers")
             return cls(
                 name=str(data["name"]),
                 ops=int(data["ops"]),
@@ -183,6 +468,12 @@ class NetReport:
                 timeline_original=_timeline_from(data.get("timeline_original")),
                 timeline_optimized=_timeline_from(data.get("timeline_optimized")),
                 extra=dict(data.get("extra", {})),
+                shared_object_bound_nbytes=data.get("shared_object_bound_bytes"),
+                ordering=data.get("ordering"),
+                node_limit=budget.get("node_limit"),
+                time_limit=budget.get("time_limit"),
+                buffers=None if buffers is None else tuple(map(SharedBuffer.from_dict, buffers)),
+                arena=data.get("arena"),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise StatsError(f"malformed net report {data.get('name')!r}: {exc!r}") from exc
@@ -226,6 +517,8 @@ class MemoryReport:
     nets: tuple[NetReport, ...]
     title: str = "memonger memory report"
     metadata: Mapping[str, str] = field(default_factory=dict)
+    versions: Mapping[str, str] = field(default_factory=dict)
+    """Versions of the memonger packages that made the report (:func:`package_versions`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "nets", tuple(self.nets))
@@ -247,6 +540,7 @@ class MemoryReport:
             "schema_version": SCHEMA_VERSION,
             "title": self.title,
             "metadata": dict(self.metadata),
+            "versions": dict(self.versions),
             "nets": [row.to_dict() for row in self.nets],
             "totals": self.totals(),
         }
@@ -275,6 +569,7 @@ class MemoryReport:
             nets=tuple(NetReport.from_dict(row) for row in data.get("nets", [])),
             title=str(data.get("title", "")),
             metadata={str(k): str(v) for k, v in data.get("metadata", {}).items()},
+            versions={str(k): str(v) for k, v in data.get("versions", {}).items()},
         )
 
     @classmethod
@@ -403,6 +698,7 @@ def build_net_report(
     extra: Mapping[str, Scalar] | None = None,
     timelines: bool = True,
     views: ViewsOf | None = None,
+    shared_object_bound_nbytes: int | None = None,
 ) -> NetReport:
     """Compute one report row from a net, its sizes and its optimized form.
 
@@ -428,8 +724,8 @@ def build_net_report(
         (:func:`memonger.alloc.plan_bytes` over the produced storages).
     order, optimized_order : sequence of int, optional
         Execution orders of the two nets (default: program order).
-    lower_bound_nbytes, algorithm, optimal, seconds, extra
-        Copied into the row.
+    lower_bound_nbytes, shared_object_bound_nbytes, algorithm, optimal, seconds, extra
+        Copied into the row (see :class:`NetReport`).
     timelines : bool, default True
         Keep the timelines (for plots and JSON).
     views : callable, optional
@@ -495,6 +791,7 @@ def build_net_report(
         plan_nbytes=plan,
         peak_nbytes=original.peak_nbytes,
         lower_bound_nbytes=lower_bound_nbytes,
+        shared_object_bound_nbytes=shared_object_bound_nbytes,
         algorithm=algorithm,
         optimal=optimal,
         seconds=dict(seconds or {}),
