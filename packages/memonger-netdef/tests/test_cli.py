@@ -587,11 +587,13 @@ def test_memory_ordering_weighs_only_blobs_that_may_share() -> None:
     sizes = {"x": 1, "E": 100, "t1": 10, "t2": 10, "y": 1}
     graph = compute_interference_graph(net_accesses(net))
     # counting every blob, the big external output is created last ...
-    assert cli._ordering_function("memory", sizes, None)(graph) == [1, 2, 3, 0]
+    from memonger.netdef.orderings import ordering_function
+
+    assert ordering_function("memory", sizes)(graph) == [1, 2, 3, 0]
     # ... but among shareable blobs nothing is gained, so program order stays
     fixed = {"x", "E", "y"}
-    assert cli._ordering_function("memory", sizes, None, fixed)(graph) == [0, 1, 2, 3]
-    assert cli._ordering_function("memory", None, None, fixed)(graph) == [0, 1, 2, 3]
+    assert ordering_function("memory", sizes, unshareable=fixed)(graph) == [0, 1, 2, 3]
+    assert ordering_function("memory", None, unshareable=fixed)(graph) == [0, 1, 2, 3]
 
 
 # ---------------------------------------------------------------------------
@@ -907,14 +909,16 @@ def test_memory_ordering_never_keeps_a_worse_plan(
     save_net(net, path)
     sizes = tmp_path / "sizes.json"
     sizes.write_text(json.dumps({"x": 4, "a": 8, "b": 8, "y1": 4, "y2": 4}))
-    real = cli._ordering_function
+    from memonger.netdef import orderings
 
-    def interleaved(name: str, *args: Any) -> Any:
+    real = orderings.ordering_function
+
+    def interleaved(name: str, *args: Any, **kwargs: Any) -> Any:
         if name != "memory":
-            return real(name, *args)
+            return real(name, *args, **kwargs)
         return lambda _g: [0, 2, 1, 3]  # valid, but a and b are then live together
 
-    monkeypatch.setattr(cli, "_ordering_function", interleaved)
+    monkeypatch.setattr(orderings, "ordering_function", interleaved)
     out = tmp_path / "out.pb"
     argv = ["optimize", str(path), "-o", str(out), "--shapes", str(sizes), "--ordering", "memory"]
     assert main(argv) == EXIT_OK
@@ -925,7 +929,7 @@ def test_memory_ordering_never_keeps_a_worse_plan(
     assert "plan 16 B" in captured.out
     assert [op.name for op in load_net(out).op] == ["op0", "op1", "op2", "op3"]
 
-    monkeypatch.setattr(cli, "_ordering_function", real)
+    monkeypatch.setattr(orderings, "ordering_function", real)
     assert main(argv) == EXIT_OK
     assert "kept the memory order's plan (16 B" in capsys.readouterr().err
 

@@ -57,6 +57,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
+from memonger.netdef.orderings import ORDERINGS
+
 if TYPE_CHECKING:  # imported lazily: `memonger --help` loads no protobuf, numpy or networkx
     from memonger.netdef import caffe2_pb2
     from memonger.netdef.views import ViewOps
@@ -92,7 +94,6 @@ MODES = ("interference", "dag", "grad", "fast")
 ALGORITHMS = ("greedy", "dp")
 #: The default of ``--algorithm``: the exact solver, as :func:`memonger.alloc.allocate`.
 DEFAULT_ALGORITHM = "dp"
-ORDERINGS = ("program", "longest-path", "memory")
 
 #: The name ``-`` stands for stdin (an input) or stdout (``-o -``).
 STDIO = "-"
@@ -803,45 +804,6 @@ class _ExactSearch:
         return total
 
 
-def _ordering_function(
-    name: str,
-    sizes: Mapping[str, int] | None,
-    time_limit: float | None,
-    unshareable: Iterable[str] = (),
-) -> Callable[[Any], list[int]]:
-    """The ordering called ``name``.
-
-    The memory-aware ordering minimizes the peak of the blobs that may share:
-    ``unshareable`` blobs (externals, static blobs) keep a buffer of their own
-    whatever the order, so creating them later frees nothing for the plan.
-    """
-    from memonger.graph import (
-        topological_sort_min_memory,
-        topological_sort_traversal,
-        topological_sort_traversal_longest_path,
-    )
-
-    if name == "program":
-        return topological_sort_traversal
-    if name == "longest-path":
-        return topological_sort_traversal_longest_path
-    if name == "memory":
-        fixed = set(unshareable)
-        known = dict(sizes) if sizes is not None else {}
-
-        def memory(g: Any) -> list[int]:
-            # Every blob gets a weight: fixed blobs 0, unknown sizes None (one byte).
-            weights: dict[str, int | None] = {}
-            for node in g:
-                op = g.nodes[node]["op"]
-                for blob in (*op.input, *op.output, *getattr(op, "control_input", ())):
-                    weights[blob] = 0 if blob in fixed else known.get(blob)
-            return list(topological_sort_min_memory(g, weights, time_limit=time_limit))
-
-        return memory
-    raise CommandError(f"unknown ordering {name!r} (choose from {', '.join(ORDERINGS)})")
-
-
 def optimize_net(
     net: caffe2_pb2.NetDef,
     *,
@@ -900,6 +862,7 @@ def optimize_net(
     if mode == "interference":
         from memonger.alloc import DEFAULT_NODE_LIMIT, AssignmentAlgorithm, compute_liveness
         from memonger.graph import compute_interference_graph
+        from memonger.netdef.orderings import ordering_function
         from memonger.netdef.rewrite import net_accesses, plan_interference, storage_accesses
 
         if algorithm not in ALGORITHMS:
@@ -917,7 +880,11 @@ def optimize_net(
         searches: dict[str, _ExactSearch] = {}
 
         def plan_for(chosen: str) -> tuple[str, list[int], Any]:
-            order = list(_ordering_function(chosen, sizes, time_limit, unshareable)(graph))
+            order = list(
+                ordering_function(chosen, sizes, time_limit=time_limit, unshareable=unshareable)(
+                    graph
+                )
+            )
             label = f"{mode}/{algorithm}" + ("" if chosen == "program" else f"/{chosen}")
             search = searches[chosen] = _ExactSearch(nodes, limit)
             with _progress(f"{label} search", show_progress and exact, limit, status=search.status):
