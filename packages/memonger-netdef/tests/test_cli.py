@@ -848,6 +848,8 @@ def test_outputs_get_the_umask_permissions(files: dict[str, Path], tmp_path: Pat
 
 _SIGNAL_SCRIPT = """
 import os, signal, sys, time
+# A parent that ignores SIGINT (a background job) passes that on: restore Python's handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 from memonger.netdef import cli, io
 real = io._stage
 def slow(path, data):
