@@ -446,7 +446,8 @@ def inplace_difference(
     matching = _match_ops(a, b, order)
     if matching.problem is not None:
         return matching.problem
-    storage_a, storage_b = net_storage(a, rule), net_storage(b, rule)
+    storage_a = {} if _is_plain(a, rule) else net_storage(a, rule)
+    storage_b = {} if _is_plain(b, rule) else net_storage(b, rule)
     for j, i in enumerate(matching.match):
         if i is None:
             continue  # an inserted Free or Alias
@@ -822,11 +823,24 @@ def _rename_args(op: caffe2_pb2.OperatorDef) -> dict[str, str]:
     }
 
 
+def _is_plain(net: caffe2_pb2.NetDef, rule: ViewRule) -> bool:
+    """Whether no op of ``net`` declares a view or holds a nested net."""
+    types = rule.types
+    for op in net.op:
+        if op.type in types:
+            return False
+        if op.arg and any(_holds_nested_net(arg) for arg in op.arg):
+            return False
+    return True
+
+
 def _describe_ops(
     net: caffe2_pb2.NetDef, ids: dict[Hashable, int], rule: ViewRule, random_types: frozenset[str]
 ) -> tuple[list[_OpInfo], dict[str, str]]:
-    outer = _outer_names(net)
-    storage = net_storage(net, rule)
+    plain = _is_plain(net, rule)
+    outer = set() if plain else _outer_names(net)
+    # Without views and nested nets every name is its own storage (lookups default to it).
+    storage: dict[str, str] = {} if plain else net_storage(net, rule)
 
     def cells(names: Iterable[str]) -> list[str]:
         return [storage.get(name, name) for name in names]
@@ -952,8 +966,16 @@ def final_results(net: NetLike, view_ops: ViewOps | ViewRule | None = None) -> l
     """
     from memonger.netdef.rewrite import net_accesses
 
+    netdef = netdef_of(net)
     last_is_write: dict[str, bool] = {}
-    for access in net_accesses(netdef_of(net), view_ops, read_only_refs=True):
+    if _is_plain(netdef, view_rule(view_ops)):  # no nested references to resolve
+        for op in netdef.op:
+            for name in op.input:
+                last_is_write[name] = False
+            for name in op.output:
+                last_is_write[name] = True
+        return [name for name, written in last_is_write.items() if written]
+    for access in net_accesses(netdef, view_ops, read_only_refs=True):
         for name in access.input:
             last_is_write[name] = False
         for name in access.output:
