@@ -713,7 +713,7 @@ class EquivalenceResult:
         return self.ok
 
 
-@dataclass
+@dataclass(slots=True)
 class _OpInfo:
     """One op, reduced to what symbolic execution needs."""
 
