@@ -292,15 +292,15 @@ def _cli_args(mode: str, folder: Path, out: Path) -> list[str]:
     shapes = ["--shapes", str(folder / "sizes.json")]
     opt = ["optimize", net, "-o", str(out), *shapes, "-q"]
     if mode == "greedy":
-        return opt
+        return [*opt, "--algorithm", "greedy"]
     if mode == "greedy_longest_path":
-        return [*opt, "--ordering", "longest-path"]
+        return [*opt, "--algorithm", "greedy", "--ordering", "longest-path"]
     if mode == "greedy_memory":
-        return [*opt, "--ordering", "memory"]
+        return [*opt, "--algorithm", "greedy", "--ordering", "memory"]
     if mode == "dp":
         return [*opt, "--algorithm", "dp"]
     if mode == "dag":
-        return [*opt, "--mode", "dag", "--input-blob", "data"]
+        return [*opt, "--mode", "dag", "--input-blob", "data"]  # dp: the default algorithm
     if mode == "grad":
         return [*opt, "--mode", "grad", "--loss", "loss"]
     if mode == "grad_activations":
