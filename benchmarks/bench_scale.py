@@ -300,7 +300,7 @@ def _cli_args(mode: str, folder: Path, out: Path) -> list[str]:
     if mode == "dp":
         return [*opt, "--algorithm", "dp"]
     if mode == "dag":
-        return [*opt, "--mode", "dag", "--input-blob", "data"]  # dp: the default algorithm
+        return [*opt, "--mode", "dag", "--input-blob", "data"]
     if mode == "grad":
         return [*opt, "--mode", "grad", "--loss", "loss"]
     if mode == "grad_activations":
