@@ -109,7 +109,12 @@ def test_every_package_reports_the_same_plan_bytes(rn: Any, ordering: str) -> No
     net = to_netdef(rn)
     note(as_text(net))
     result = optimize_net(
-        net, mode="interference", ordering=ordering, sizes=sizes, view_ops=VIEW_OPS
+        net,
+        mode="interference",
+        algorithm="greedy",  # the same algorithm as plan_interference's default below
+        ordering=ordering,
+        sizes=sizes,
+        view_ops=VIEW_OPS,
     )
     order = result.order if result.order is not None else list(range(len(net.op)))
     plan = plan_interference(
