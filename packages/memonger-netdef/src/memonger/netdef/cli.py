@@ -89,6 +89,10 @@ EXIT_INTERRUPTED = 130
 #: Terminated (SIGTERM); as shells report it.
 EXIT_TERMINATED = 143
 
+#: ``memonger optimize`` prints the arena figure (greedy by size) up to this many ops;
+#: the heuristic grows faster than linearly on training nets.
+ARENA_FIGURE_MAX_OPS = 5_000
+
 #: Optimization modes of ``memonger optimize``.
 MODES = ("interference", "dag", "grad", "fast")
 ALGORITHMS = ("greedy", "dp")
@@ -1272,12 +1276,23 @@ def _cmd_optimize(args: argparse.Namespace, out: TextIO) -> int:
     _say(args, f"verified: {', '.join(result.checks)} ({result.verify_seconds:.2f} s)")
     m = measure(net, result, sizes, view_ops=view_ops)
     arena = None
-    if sizes is not None:
+    if sizes is not None and len(net.op) <= ARENA_FIGURE_MAX_OPS:
         from memonger.netdef.arena import plan_net_offsets
 
-        # The arena figure beside the shared-object plan, for the same op order.
+        # The arena figure beside the shared-object plan, for the same op order:
+        # greedy by size only, no search (memonger plan searches).
         arena = plan_net_offsets(
-            net, sizes, static_blobs=static, order=result.order, view_ops=view_ops
+            net,
+            sizes,
+            static_blobs=static,
+            order=result.order,
+            view_ops=view_ops,
+            algorithm="greedy_by_size",
+        )
+    elif sizes is not None:
+        result.notes.append(
+            f"no arena figure for nets over {ARENA_FIGURE_MAX_OPS:,} ops "
+            "(memonger plan computes one)"
         )
     files: list[tuple[str, bytes]] = []
     if net_output:

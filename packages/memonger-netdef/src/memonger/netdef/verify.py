@@ -28,7 +28,7 @@ None of them prints or modifies its arguments.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -299,9 +299,19 @@ def _match_ops(
     values they read -- else the first unmatched op with the same identity.
     """
     producers_a, final_a = _producers(a, range(len(a.op)))
-    by_identity: dict[tuple[Hashable, ...], list[int]] = defaultdict(list)
+    # Unmatched ops of ``a`` in program order, by identity and by identity and
+    # producers; matched ones are dropped lazily from the front.
+    by_identity: dict[tuple[Hashable, ...], deque[int]] = defaultdict(deque)
+    by_producers: dict[tuple[Hashable, ...], deque[int]] = defaultdict(deque)
     for i, op in enumerate(a.op):
-        by_identity[_structural_identity(op)].append(i)
+        identity = _structural_identity(op)
+        by_identity[identity].append(i)
+        by_producers[(identity, tuple(producers_a[i]))].append(i)
+
+    def first_free(queue: deque[int] | None) -> int | None:
+        while queue and taken[queue[0]]:
+            queue.popleft()
+        return queue[0] if queue else None
     if order is not None:
         given = list(order)
         if sorted(given) != list(range(len(a.op))) or len(given) != len(b.op):
@@ -320,9 +330,10 @@ def _match_ops(
         if order is not None:
             original: int | None = order[j]
         else:
-            free = [i for i in by_identity.get(_structural_identity(op), []) if not taken[i]]
-            same = [i for i in free if producers_a[i] == mapped]
-            original = same[0] if same else (free[0] if free else None)
+            identity = _structural_identity(op)
+            original = first_free(by_producers.get((identity, tuple(mapped))))
+            if original is None:
+                original = first_free(by_identity.get(identity))
         if original is None and op.type in _INSERTED_TYPES:
             if op.type == "Free":
                 for name in op.output:
