@@ -312,6 +312,7 @@ def _match_ops(
         while queue and taken[queue[0]]:
             queue.popleft()
         return queue[0] if queue else None
+
     if order is not None:
         given = list(order)
         if sorted(given) != list(range(len(a.op))) or len(given) != len(b.op):
