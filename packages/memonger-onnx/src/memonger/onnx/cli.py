@@ -35,10 +35,11 @@ Both print the arena bytes, its bound (the peak live bytes), the gap in
 bytes and percent and whether the arena is proven optimal; both take
 ``-q/--quiet`` and ``-v/--verbose``, and ``memonger --version`` lists every
 installed memonger package, as memonger-netdef's command does.  Exit status:
-0 done (plan written), 1 the ``--capacity`` is too small (proven, or no plan
-within it found), 2 errors: one line ``memonger: error: ...`` on stderr, no
-traceback and nothing written.  Every file is written to a temporary name
-first and renamed only when all of them are ready.
+0 done (plan written), 1 the ``--capacity`` is proven too small, 2 errors
+(a capacity the search could not decide within its budget included): one
+line ``memonger: error: ...`` on stderr, no traceback and nothing written.
+Every file is written to a temporary name first and renamed only when all
+of them are ready.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ __all__ = [
 ]
 
 EXIT_OK = 0
-#: ``--capacity`` cannot hold the tensors (proven), or no plan within it was found.
+#: ``--capacity`` cannot hold the tensors (proven).
 EXIT_INFEASIBLE = 1
 #: Bad input or a failure: a missing or unreadable file, unknown sizes...
 EXIT_ERROR = 2
@@ -461,12 +462,13 @@ def _cmd_plan(args: argparse.Namespace, out: TextIO) -> int:
                 f"memonger: the tensors cannot fit in {args.capacity} bytes (proven; lower "
                 f"bound {plan.lower_bound} B); nothing written\n"
             )
-        else:
-            sys.stderr.write(
-                f"memonger: no plan within {args.capacity} bytes found (the search stopped "
-                f"undecided; best arena {plan.arena_bytes} B); nothing written\n"
-            )
-        return EXIT_INFEASIBLE
+            return EXIT_INFEASIBLE
+        # Undecided is not infeasible: an error, as in memonger-netdef's command.
+        _error(
+            f"could not decide within the search budget whether the tensors fit in "
+            f"{args.capacity} bytes (best arena {plan.arena_bytes} B); raise --time-limit"
+        )
+        return EXIT_ERROR
     others: list[tuple[str, bytes]] = []
     if args.csv:
         others.append((args.csv, _csv_text(plan).encode()))
