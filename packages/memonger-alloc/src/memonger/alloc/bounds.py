@@ -62,8 +62,13 @@ def peak_live_bytes(ranges: RangesLike, static_blobs: Iterable[str] = ()) -> int
     >>> peak_live_bytes(rs)
     15
     """
+    return _peak(_shareable(ranges, static_blobs))
+
+
+def _peak(blobs: Iterable[tuple[int, int, int]]) -> int:
+    """Peak live bytes of ``(defined, used, size)`` triples (closed ranges)."""
     events: list[tuple[int, int]] = []
-    for defined, used, size in _shareable(ranges, static_blobs):
+    for defined, used, size in blobs:
         events.append((defined, size))
         events.append((used + 1, -size))
     events.sort()

@@ -210,10 +210,6 @@ def _resolve(
     raise UnknownAlgorithmError(f"unknown assignment algorithm {algorithm!r}")
 
 
-def _static_set(static_blobs: Iterable[str]) -> set[str]:
-    return name_set(static_blobs)
-
-
 def _normalized(ranges: RangesLike, static: set[str]) -> list[Item]:
     """Shareable pairs sorted by ``used``, unknown positions filled as Caffe2 does."""
     items = sort_by_used(as_items(ranges))
@@ -330,7 +326,7 @@ def _plan(
 ]:
     """The shared path: (plan, shareable items, proven, stats, algorithm name, bound if known)."""
     algo = _resolve(algorithm)
-    static = _static_set(static_blobs)
+    static = name_set(static_blobs)
     items = _normalized(ranges, static)
     stats: dict[str, int] = {
         "nodes": 0,

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
+from memonger.alloc.bounds import _peak
 from memonger.alloc.errors import InvalidRangeError
-from memonger.alloc.ranges import LiveRange, RangesLike, as_items, nbytes
+from memonger.alloc.ranges import LiveRange, RangesLike, as_items, name_set, nbytes
 
 __all__ = ["Blob", "Problem", "align_up", "arena_of", "check_alignment", "prepare"]
 
@@ -64,14 +65,6 @@ def align_up(size: int, alignment: int) -> int:
     return -(-size // alignment) * alignment
 
 
-def _static_set(static_blobs: Iterable[str]) -> set[str]:
-    if isinstance(static_blobs, (str, bytes)):
-        raise TypeError(
-            f"static_blobs must be a collection of blob names, not the string {static_blobs!r}"
-        )
-    return set(static_blobs)
-
-
 def prepare(ranges: RangesLike, static_blobs: Iterable[str] = (), alignment: int = 1) -> Problem:
     """Validate and normalize a problem (see the module docstring).
 
@@ -83,7 +76,7 @@ def prepare(ranges: RangesLike, static_blobs: Iterable[str] = (), alignment: int
     ([Blob(name='a', first=0, last=2, size=8)], ['z'], 8)
     """
     alignment = check_alignment(alignment)
-    static = _static_set(static_blobs)
+    static = name_set(static_blobs)
     blobs: list[Blob] = []
     zero: list[str] = []
     order: list[str] = []
@@ -98,28 +91,9 @@ def prepare(ranges: RangesLike, static_blobs: Iterable[str] = (), alignment: int
             zero.append(name)
             continue
         blobs.append(Blob(name, r.defined, r.used, size))
-    return Problem(blobs, zero, order, _peak(blobs), alignment)
-
-
-def _peak(blobs: list[Blob]) -> int:
-    """Peak live bytes of ``blobs`` (as :func:`~memonger.alloc.peak_live_bytes`).
-
-    Examples
-    --------
-    >>> _peak([Blob("a", 0, 2, 10), Blob("b", 2, 3, 5), Blob("c", 3, 4, 7)])
-    15
-    """
-    delta: dict[int, int] = {}
-    get = delta.get
-    for _, first, last, size in blobs:
-        delta[first] = get(first, 0) + size
-        delta[last + 1] = get(last + 1, 0) - size
-    best = live = 0
-    for position in sorted(delta):
-        live += delta[position]
-        if live > best:
-            best = live
-    return best
+    # The one peak of memonger.alloc.bounds, over the padded sizes.
+    peak = _peak((blob.first, blob.last, blob.size) for blob in blobs)
+    return Problem(blobs, zero, order, peak, alignment)
 
 
 def arena_of(blobs: list[Blob], offsets: list[int]) -> int:
