@@ -24,23 +24,19 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import random
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench_alloc import median_s, net_problem, network_shaped  # the same problems and timing
+
 from memonger.alloc import (
-    LiveRange,
     OffsetAlgorithm,
-    compute_ranges,
     peak_live_bytes,
     plan_offsets,
     validate_offsets,
 )
-from memonger.netdef.corpus import CorpusCase, blob_sizes_for, load_case, load_manifest, load_ranges
+from memonger.netdef.corpus import CorpusCase, load_manifest, load_ranges
 from memonger.netdef.errors import CorpusNotFoundError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,37 +49,6 @@ ALGORITHMS = [
     OffsetAlgorithm.BEST_FIT,
     OffsetAlgorithm.AUTO,
 ]
-
-
-def median_s(fn: Callable[[], Any], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def net_problem(case: CorpusCase) -> tuple[dict[str, LiveRange], set[str]]:
-    net, known = load_case(case)
-    ranges = compute_ranges(net.op, blob_sizes_for(net, known))
-    static = set(net.external_input) | set(net.external_output)
-    static |= {name for name, r in ranges.items() if r.defined < 0}
-    return ranges, static
-
-
-def network_shaped(n: int, seed: int) -> dict[str, LiveRange]:
-    """Ranges like a long net's: activations used by the next ops, a few long skips."""
-    rng = random.Random(seed)
-    sizes = [4 * c * hw * hw for c in (64, 128, 256, 512) for hw in (7, 14, 28, 56)]
-    ranges = {}
-    for i in range(n):
-        if rng.random() < 0.95:
-            used = i + rng.randint(1, 3)
-        else:
-            used = i + rng.randint(10, 2000)
-        ranges[f"t{i}"] = LiveRange(i, min(used, n), rng.choice(sizes))
-    return ranges
 
 
 def minimalloc_rows(cases: list[CorpusCase]) -> list[dict[str, Any]]:
