@@ -11,6 +11,7 @@ graph outputs end at position ``n`` (after the last).
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from memonger.onnx.errors import MissingDependencyError, OnnxError
 from memonger.onnx.plan import ModelPlan
@@ -34,6 +35,24 @@ def require_matplotlib() -> None:
         raise MissingDependencyError(PLOT_HINT) from exc
 
 
+def _map_arguments(plan: ModelPlan) -> dict[str, Any]:
+    """What :func:`memonger.stats.render_arena_png` draws of ``plan``: blobs, offsets, labels."""
+    if plan.offsets is None:
+        raise OnnxError(f"{plan.graph.source}: the plan has no offsets to draw")
+    timeline = plan.timeline()
+    peak_label = ""
+    if timeline.peak_position >= 0:
+        peak_label = plan.ops[timeline.peak_position].type
+    algorithm = getattr(plan.offsets.algorithm, "value", plan.offsets.algorithm)
+    return {
+        "ranges": plan.ranges,
+        "offsets": plan.offsets.offsets,
+        "title": f"{plan.graph.name or plan.graph.source}: {plan.order} order, {algorithm}",
+        "num_positions": plan.num_positions,
+        "peak_label": peak_label,
+    }
+
+
 def render_arena_png(
     plan: ModelPlan, *, width: int = 1200, height: int = 675, dpi: int = 100
 ) -> bytes:
@@ -46,26 +65,11 @@ def render_arena_png(
     MissingDependencyError
         matplotlib is not installed.
     """
-    if plan.offsets is None:
-        raise OnnxError(f"{plan.graph.source}: the plan has no offsets to draw")
+    arguments = _map_arguments(plan)
     require_matplotlib()
     from memonger.stats import render_arena_png as render
 
-    timeline = plan.timeline()
-    peak_label = ""
-    if timeline.peak_position >= 0:
-        peak_label = plan.ops[timeline.peak_position].type
-    algorithm = getattr(plan.offsets.algorithm, "value", plan.offsets.algorithm)
-    return render(
-        plan.ranges,
-        plan.offsets.offsets,
-        title=f"{plan.graph.name or plan.graph.source}: {plan.order} order, {algorithm}",
-        num_positions=plan.num_positions,
-        peak_label=peak_label,
-        width=width,
-        height=height,
-        dpi=dpi,
-    )
+    return render(**arguments, width=width, height=height, dpi=dpi)
 
 
 def plot_arena(plan: ModelPlan, path: str | os.PathLike[str], **options: int) -> None:
@@ -73,6 +77,8 @@ def plot_arena(plan: ModelPlan, path: str | os.PathLike[str], **options: int) ->
 
     ``options`` are those of :func:`render_arena_png`.
     """
-    from memonger.stats.report import _write_atomic
+    arguments = _map_arguments(plan)
+    require_matplotlib()
+    from memonger.stats import plot_arena as write
 
-    _write_atomic(os.fspath(path), render_arena_png(plan, **options))
+    write(path=path, **{**arguments, **options})
